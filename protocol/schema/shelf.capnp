@@ -1,0 +1,198 @@
+# protocol/schema/shelf.capnp
+# The host <-> shelf surface (DESIGN.md section 7). One struct per request and reply; the frame
+# header's message type says which struct the body holds. Bulk bytes (NVRAM records, fragments)
+# travel in the frame's payload, after the body, never inside capnp.
+# Every mutating request carries the sender's host id and owner epoch (fencing).
+
+@0xd3a0b5f1c2e4a697;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("splitarray::protocol::schema");
+
+# --- generic -------------------------------------------------------------------------------
+
+struct ErrorReply {
+  code @0 :UInt16;      # protocol/wire_code.h
+  message @1 :Text;
+}
+
+# Test and benchmark request: the reply echoes the payload. delayMicros makes the server wait
+# before answering (deadline and cancellation tests).
+struct EchoRequest {
+  delayMicros @0 :UInt32;
+  tag @1 :UInt64;
+}
+struct EchoReply {
+  tag @0 :UInt64;
+  payloadCrc32c @1 :UInt32;
+}
+
+# --- NVRAM log (one append-only log per host) ----------------------------------------------
+
+struct NvramAppendRequest {
+  hostId @0 :UInt32;
+  epoch @1 :UInt64;
+  recordLengths @2 :List(UInt32);   # payload = the records, concatenated
+}
+struct NvramAppendReply {
+  firstSequence @0 :UInt64;         # sequence of the first appended record
+  usedBytes @1 :UInt64;
+  capacityBytes @2 :UInt64;
+}
+
+struct NvramReadRequest {
+  hostId @0 :UInt32;
+  fromSequence @1 :UInt64;
+  maxBytes @2 :UInt32;
+}
+struct NvramReadReply {
+  firstSequence @0 :UInt64;
+  recordLengths @1 :List(UInt32);   # payload = the records, concatenated
+  nextSequence @2 :UInt64;          # one past the last record in the log
+}
+
+struct NvramTrimRequest {
+  hostId @0 :UInt32;
+  epoch @1 :UInt64;
+  throughSequence @2 :UInt64;       # records <= this may be discarded
+}
+
+struct NvramUsage {
+  hostId @0 :UInt32;
+  usedBytes @1 :UInt64;
+  capacityBytes @2 :UInt64;
+  firstSequence @3 :UInt64;
+  nextSequence @4 :UInt64;
+}
+
+# --- fragments -------------------------------------------------------------------------------
+
+struct FragmentId {
+  containerId @0 :UInt64;
+  index @1 :UInt8;                  # 0..k-1 data, k..k+m-1 parity
+  generation @2 :UInt32;
+}
+
+struct FragmentWriteRequest {
+  hostId @0 :UInt32;
+  epoch @1 :UInt64;
+  disk @2 :UInt16;
+  id @3 :FragmentId;
+  crc32c @4 :UInt32;                # over fragment header + payload; the shelf verifies it
+}
+
+struct FragmentReadRequest {
+  disk @0 :UInt16;
+  id @1 :FragmentId;
+  offset @2 :UInt32;
+  length @3 :UInt32;                # 0: the whole fragment
+}
+struct FragmentReadReply {
+  crc32c @0 :UInt32;                # of the returned payload
+}
+
+struct FragmentDeleteRequest {
+  hostId @0 :UInt32;
+  epoch @1 :UInt64;
+  disk @2 :UInt16;
+  id @3 :FragmentId;
+}
+
+enum DiskState {
+  healthy @0;
+  failed @1;
+  rebuilding @2;
+}
+
+struct DiskInfo {
+  index @0 :UInt16;
+  state @1 :DiskState;
+  capacityBytes @2 :UInt64;
+  slotsTotal @3 :UInt32;
+  slotsUsed @4 :UInt32;
+  generation @5 :UInt32;
+}
+
+enum DiskAction {
+  fail @0;
+  replace @1;
+}
+struct DiskAdminRequest {
+  epoch @0 :UInt64;
+  disk @1 :UInt16;
+  action @2 :DiskAction;
+}
+
+# --- fingerprint index -----------------------------------------------------------------------
+
+struct ChunkLocation {
+  containerId @0 :UInt64;
+  offset @1 :UInt32;
+  length @2 :UInt32;
+}
+
+struct IndexLookupRequest {
+  fingerprints @0 :List(Data);      # 32 bytes each
+}
+struct IndexLookupReply {
+  found @0 :List(Bool);             # parallel to the request
+  locations @1 :List(ChunkLocation);  # parallel; meaningful where found
+}
+
+struct IndexInsertRequest {
+  hostId @0 :UInt32;
+  epoch @1 :UInt64;
+  fingerprints @2 :List(Data);
+  locations @3 :List(ChunkLocation);
+}
+struct IndexInsertReply {
+  inserted @0 :List(Bool);          # false: another writer was first; see existing
+  existing @1 :List(ChunkLocation);
+}
+
+struct IndexRemoveRequest {
+  hostId @0 :UInt32;
+  epoch @1 :UInt64;
+  fingerprints @2 :List(Data);
+}
+
+# --- registers -------------------------------------------------------------------------------
+
+struct RegisterGetRequest {
+  name @0 :Text;
+}
+struct RegisterValue {
+  exists @0 :Bool;
+  value @1 :Data;
+  version @2 :UInt64;               # bumped by every successful swap
+  epoch @3 :UInt64;                 # highest owner epoch seen on this register
+}
+
+struct RegisterCasRequest {
+  name @0 :Text;
+  expectedVersion @1 :UInt64;       # 0: the register must not exist
+  newValue @2 :Data;
+  epoch @3 :UInt64;
+}
+struct RegisterCasReply {
+  swapped @0 :Bool;
+  current @1 :RegisterValue;
+}
+
+# --- status ----------------------------------------------------------------------------------
+
+struct HostStats {
+  hostId @0 :UInt32;
+  requests @1 :UInt64;
+  bytesIn @2 :UInt64;
+  bytesOut @3 :UInt64;
+  latencyBucketsMicros @4 :List(UInt64);  # counts per power-of-two bucket
+}
+
+struct StatusReply {
+  clusterId @0 :UInt64;
+  shelfId @1 :UInt32;
+  disks @2 :List(DiskInfo);
+  nvram @3 :List(NvramUsage);
+  hosts @4 :List(HostStats);
+}
