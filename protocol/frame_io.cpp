@@ -21,7 +21,9 @@ Task<Result<Frame>> read_frame(Stream& stream, const FrameReadOptions& options) 
     stall_timer = options.clock->call_at(options.clock->now() + options.partial_frame_timeout,
                                          [&stream, &stalled] {
                                            stalled = true;
-                                           stream.close();
+                                           // Reads stop; writes still work, so the caller can
+                                           // send an error reply before closing.
+                                           stream.shutdown_read();
                                          });
   }
   auto body_span = std::span<uint8_t>(reinterpret_cast<uint8_t*>(frame.body.begin()),

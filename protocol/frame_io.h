@@ -11,8 +11,9 @@ namespace splitarray::protocol {
 
 struct FrameReadOptions {
   FrameLimits limits;
-  // Once a header has arrived, the rest of the frame must arrive within this time, or the stream
-  // is closed and the read fails with kTimeout (a peer stalling mid-frame pins buffers).
+  // Once a header has arrived, the rest of the frame must arrive within this time, or reading
+  // stops (shutdown_read) and the read fails with kTimeout (a peer stalling mid-frame pins
+  // buffers).
   // Requires `clock`.
   Duration partial_frame_timeout = std::chrono::seconds(10);
   Clock* clock = nullptr;

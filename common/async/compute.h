@@ -1,6 +1,8 @@
 // common/async/compute.h
 // run_compute(pool, fn): runs fn on the compute pool and resumes the caller on its event loop
 // with fn's result. fn owns what it touches (capture by value or keep it alive across the await).
+// GCC 12 destroys a capturing lambda temporary created inside a co_await expression twice, so
+// always name the lambda first:  auto work = [..]{..}; co_await run_compute(pool, std::move(work));
 #pragma once
 
 #include <optional>

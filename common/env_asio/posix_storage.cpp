@@ -48,7 +48,7 @@ class PosixFile final : public File {
     if (failed_) co_return failed_error();
     const int fd = fd_;
     const std::string& path = path_;
-    co_return co_await async::run_compute(pool_, [fd, offset, out, &path]() -> Result<void> {
+    auto work = [fd, offset, out, &path]() -> Result<void> {
       size_t done = 0;
       while (done < out.size()) {
         const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
@@ -59,14 +59,15 @@ class PosixFile final : public File {
         done += static_cast<size_t>(n);
       }
       return ok_result();
-    });
+    };
+    co_return co_await async::run_compute(pool_, std::move(work));
   }
 
   Task<Result<void>> write_at(uint64_t offset, std::span<const uint8_t> data) override {
     if (failed_) co_return failed_error();
     const int fd = fd_;
     const std::string& path = path_;
-    co_return co_await async::run_compute(pool_, [fd, offset, data, &path]() -> Result<void> {
+    auto work = [fd, offset, data, &path]() -> Result<void> {
       size_t done = 0;
       while (done < data.size()) {
         const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
@@ -76,17 +77,19 @@ class PosixFile final : public File {
         done += static_cast<size_t>(n);
       }
       return ok_result();
-    });
+    };
+    co_return co_await async::run_compute(pool_, std::move(work));
   }
 
   Task<Result<void>> flush() override {
     if (failed_) co_return failed_error();
     const int fd = fd_;
     const std::string& path = path_;
-    Result<void> result = co_await async::run_compute(pool_, [fd, &path]() -> Result<void> {
+    auto work = [fd, &path]() -> Result<void> {
       if (::fdatasync(fd) != 0) return errno_error(Code::kIo, "fdatasync", path, errno);
       return ok_result();
-    });
+    };
+    Result<void> result = co_await async::run_compute(pool_, std::move(work));
     if (!result.ok()) failed_ = true;  // never retry-and-trust an fsync
     co_return result;
   }
@@ -125,8 +128,7 @@ Task<Result<std::unique_ptr<File>>> PosixStorage::open(const std::string& path,
   struct Opened {
     int fd = -1;
   };
-  Result<Opened> opened =
-      co_await async::run_compute(blocking_io_, [path, options]() -> Result<Opened> {
+  auto work = [path, options]() -> Result<Opened> {
         int flags = O_RDWR | O_CLOEXEC;
         if (options.create) flags |= O_CREAT;
         const int fd = ::open(path.c_str(), flags, 0644);
@@ -156,29 +158,32 @@ Task<Result<std::unique_ptr<File>>> PosixStorage::open(const std::string& path,
           }
         }
         return Opened{fd};
-      });
+  };
+  Result<Opened> opened = co_await async::run_compute(blocking_io_, std::move(work));
   if (!opened.ok()) co_return std::move(opened).take_error();
   co_return std::unique_ptr<File>(std::make_unique<PosixFile>(blocking_io_, opened->fd, path));
 }
 
 Task<Result<void>> PosixStorage::rename(const std::string& from, const std::string& to) {
-  co_return co_await async::run_compute(blocking_io_, [from, to]() -> Result<void> {
+  auto work = [from, to]() -> Result<void> {
     if (::rename(from.c_str(), to.c_str()) != 0) {
       return errno_error(errno == ENOENT ? Code::kNotFound : Code::kIo, "rename", from, errno);
     }
     RETURN_IF_ERROR(sync_dir(parent_dir(to)));
     if (parent_dir(from) != parent_dir(to)) RETURN_IF_ERROR(sync_dir(parent_dir(from)));
     return ok_result();
-  });
+  };
+  co_return co_await async::run_compute(blocking_io_, std::move(work));
 }
 
 Task<Result<void>> PosixStorage::remove(const std::string& path) {
-  co_return co_await async::run_compute(blocking_io_, [path]() -> Result<void> {
+  auto work = [path]() -> Result<void> {
     if (::unlink(path.c_str()) != 0) {
       return errno_error(errno == ENOENT ? Code::kNotFound : Code::kIo, "unlink", path, errno);
     }
     return sync_dir(parent_dir(path));
-  });
+  };
+  co_return co_await async::run_compute(blocking_io_, std::move(work));
 }
 
 }  // namespace splitarray
