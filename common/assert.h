@@ -10,17 +10,17 @@ namespace splitarray {
 
 }  // namespace splitarray
 
-#define ASSERT(condition)                                                            \
-  do {                                                                               \
-    if (!(condition)) [[unlikely]]                                                   \
-      ::splitarray::assert_fail(#condition, __FILE__, __LINE__, nullptr);            \
+#define ASSERT(condition)                                                 \
+  do {                                                                    \
+    if (!(condition)) [[unlikely]]                                        \
+      ::splitarray::assert_fail(#condition, __FILE__, __LINE__, nullptr); \
   } while (0)
 
 // ASSERT_MSG adds a static explanation for the reader of a crash report.
-#define ASSERT_MSG(condition, message)                                               \
-  do {                                                                               \
-    if (!(condition)) [[unlikely]]                                                   \
-      ::splitarray::assert_fail(#condition, __FILE__, __LINE__, message);            \
+#define ASSERT_MSG(condition, message)                                    \
+  do {                                                                    \
+    if (!(condition)) [[unlikely]]                                        \
+      ::splitarray::assert_fail(#condition, __FILE__, __LINE__, message); \
   } while (0)
 
 #define UNREACHABLE(message) ::splitarray::assert_fail("unreachable", __FILE__, __LINE__, message)

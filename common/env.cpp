@@ -26,20 +26,23 @@ Result<Address> Address::parse(std::string_view text) {
   if (!text.empty() && text.front() == '[') {
     const size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return make_error(Code::kInvalidArgument, "bad address (want [v6]:port): " + std::string(text));
+      return make_error(Code::kInvalidArgument,
+                        "bad address (want [v6]:port): " + std::string(text));
     }
     host = text.substr(1, close - 1);
     port_text = text.substr(close + 2);
   } else {
     const size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-      return make_error(Code::kInvalidArgument, "bad address (want host:port): " + std::string(text));
+      return make_error(Code::kInvalidArgument,
+                        "bad address (want host:port): " + std::string(text));
     }
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);
   }
   unsigned port = 0;
-  const auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [ptr, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (host.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size() ||
       port > 65535) {
     return make_error(Code::kInvalidArgument, "bad address: " + std::string(text));

@@ -85,14 +85,14 @@ class Network {
   // Port 0 picks a free port (see Listener::local_address()).
   virtual Result<std::unique_ptr<Listener>> listen(const Address& address) = 0;
   virtual Task<Result<std::unique_ptr<Stream>>> connect(const Address& address,
-                                                         Duration timeout) = 0;
+                                                        Duration timeout) = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
 // Storage: files and block devices with explicit durability.
 
 struct FileOptions {
-  bool create = false;           // create if missing (and make its directory entry durable)
+  bool create = false;             // create if missing (and make its directory entry durable)
   uint64_t create_size_bytes = 0;  // when creating: size to extend the new file to
 };
 

@@ -44,18 +44,23 @@ void append_text(std::string& out, std::string_view s) {
 
 std::string_view log_level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
-    case LogLevel::kOff: return "off";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kOff:
+      return "off";
   }
   return "unknown";
 }
 
 bool parse_log_level(std::string_view text, LogLevel* out) {
-  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError,
-                         LogLevel::kOff}) {
+  for (LogLevel level :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError, LogLevel::kOff}) {
     if (text == log_level_name(level)) {
       *out = level;
       return true;
@@ -70,15 +75,16 @@ Logger::Logger(const Clock* clock, LogSink& sink, LogLevel min_level, std::strin
     : clock_(clock), sink_(&sink), min_level_(min_level), component_(std::move(component)) {}
 
 Logger Logger::child(std::string_view component) const {
-  std::string name = component_.empty() ? std::string(component)
-                                        : component_ + "." + std::string(component);
+  std::string name =
+      component_.empty() ? std::string(component) : component_ + "." + std::string(component);
   return Logger(clock_, *sink_, min_level_, std::move(name));
 }
 
 void Logger::log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
   if (!enabled(level)) return;
   const double seconds = clock_ != nullptr ? to_seconds(clock_->now().time_since_epoch()) : 0.0;
-  sink_->write(level, format_log_line(seconds, clock_ != nullptr, level, component_, event, fields));
+  sink_->write(level,
+               format_log_line(seconds, clock_ != nullptr, level, component_, event, fields));
 }
 
 std::string format_log_line(double seconds, bool with_time, LogLevel level,

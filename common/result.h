@@ -45,7 +45,7 @@ inline Error make_error(Code code, std::string message) { return Error{code, std
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool ok() const { return state_.index() == 0; }
@@ -115,23 +115,23 @@ inline void ignore_result(Result<T>&& /*result*/, std::string_view /*why*/) {}
 #define SA_CONCAT(a, b) SA_CONCAT_INNER(a, b)
 
 // RETURN_IF_ERROR(expr): expr yields a Result; on error, return that error from this function.
-#define RETURN_IF_ERROR(expr)                                         \
-  do {                                                                \
-    auto sa_result_ = (expr);                                         \
-    if (!sa_result_.ok()) return std::move(sa_result_).take_error();  \
+#define RETURN_IF_ERROR(expr)                                        \
+  do {                                                               \
+    auto sa_result_ = (expr);                                        \
+    if (!sa_result_.ok()) return std::move(sa_result_).take_error(); \
   } while (0)
 
-#define CO_RETURN_IF_ERROR(expr)                                         \
-  do {                                                                   \
-    auto sa_result_ = (expr);                                            \
-    if (!sa_result_.ok()) co_return std::move(sa_result_).take_error();  \
+#define CO_RETURN_IF_ERROR(expr)                                        \
+  do {                                                                  \
+    auto sa_result_ = (expr);                                           \
+    if (!sa_result_.ok()) co_return std::move(sa_result_).take_error(); \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr): lhs = value of expr, or return its error.
 #define ASSIGN_OR_RETURN(lhs, expr) \
-  SA_ASSIGN_OR_RETURN_IMPL(SA_CONCAT(sa_result_, __LINE__), lhs, expr, return)
+  SA_ASSIGN_OR_RETURN_IMPL(SA_CONCAT(sa_result_, __LINE__), lhs, expr, return )
 #define CO_ASSIGN_OR_RETURN(lhs, expr) \
-  SA_ASSIGN_OR_RETURN_IMPL(SA_CONCAT(sa_result_, __LINE__), lhs, expr, co_return)
+  SA_ASSIGN_OR_RETURN_IMPL(SA_CONCAT(sa_result_, __LINE__), lhs, expr, co_return )
 #define SA_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr, ret) \
   auto tmp = (expr);                                  \
   if (!tmp.ok()) ret std::move(tmp).take_error();     \

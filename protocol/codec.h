@@ -38,7 +38,8 @@ struct Unwrap<Result<T>> {
 // Decodes a body as Schema and converts it with `convert(reader) -> T` (or -> Result<T>).
 template <class Schema, class Convert>
 auto decode_body(std::span<const capnp::word> body, const FrameLimits& limits, Convert&& convert)
-    -> Result<typename detail::Unwrap<std::invoke_result_t<Convert, typename Schema::Reader>>::type> {
+    -> Result<
+        typename detail::Unwrap<std::invoke_result_t<Convert, typename Schema::Reader>>::type> {
   if (body.empty()) return make_error(Code::kProtocol, "missing message body");
   RETURN_IF_ERROR(validate_segment_table(body, limits));
   capnp::ReaderOptions options;
@@ -48,8 +49,8 @@ auto decode_body(std::span<const capnp::word> body, const FrameLimits& limits, C
     capnp::FlatArrayMessageReader reader(kj::arrayPtr(body.data(), body.size()), options);
     return convert(reader.getRoot<Schema>());
   } catch (const kj::Exception& e) {
-    return make_error(Code::kProtocol, std::string("malformed message: ") +
-                                           e.getDescription().cStr());
+    return make_error(Code::kProtocol,
+                      std::string("malformed message: ") + e.getDescription().cStr());
   }
 }
 

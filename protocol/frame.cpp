@@ -10,7 +10,9 @@ namespace {
 
 constexpr size_t kHeaderCrcOffset = 36;
 
-Error protocol_error(std::string message) { return make_error(Code::kProtocol, std::move(message)); }
+Error protocol_error(std::string message) {
+  return make_error(Code::kProtocol, std::move(message));
+}
 
 }  // namespace
 

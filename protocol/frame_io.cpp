@@ -7,8 +7,7 @@ namespace splitarray::protocol {
 Task<Result<Frame>> read_frame(Stream& stream, const FrameReadOptions& options) {
   HeaderBytes header_bytes{};
   CO_RETURN_IF_ERROR(co_await stream.read_exact(header_bytes));
-  CO_ASSIGN_OR_RETURN(const FrameHeader header,
-                      decode_frame_header(header_bytes, options.limits));
+  CO_ASSIGN_OR_RETURN(const FrameHeader header, decode_frame_header(header_bytes, options.limits));
   // Lengths are within limits now; only here do we allocate.
   Frame frame;
   frame.header = header;
@@ -45,9 +44,9 @@ Task<Result<void>> write_frame(Stream& stream, const Frame& frame) {
   ASSERT(frame.header.body_bytes == frame.body.size() * sizeof(capnp::word));
   ASSERT(frame.header.payload_bytes == frame.payload.size());
   const HeaderBytes header = encode_frame_header(frame.header);
-  const std::array<std::span<const uint8_t>, 3> buffers = {
-      std::span<const uint8_t>(header), frame.body_bytes(),
-      std::span<const uint8_t>(frame.payload)};
+  const std::array<std::span<const uint8_t>, 3> buffers = {std::span<const uint8_t>(header),
+                                                           frame.body_bytes(),
+                                                           std::span<const uint8_t>(frame.payload)};
   co_return co_await stream.write_all(buffers);
 }
 

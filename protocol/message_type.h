@@ -9,8 +9,8 @@
 namespace splitarray::protocol {
 
 enum class MessageType : uint16_t {
-  kEcho = 1,            // EchoRequest / EchoReply, payload echoed
-  kCancel = 2,          // no body: the peer may abandon request `request_id`
+  kEcho = 1,    // EchoRequest / EchoReply, payload echoed
+  kCancel = 2,  // no body: the peer may abandon request `request_id`
   kNvramAppend = 10,
   kNvramRead = 11,
   kNvramTrim = 12,

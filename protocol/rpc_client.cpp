@@ -86,8 +86,7 @@ Task<Result<Frame>> RpcClient::finish(uint64_t id) {
 
 Task<Result<Frame>> RpcClient::call(MessageType type, kj::Array<capnp::word> body,
                                     std::vector<uint8_t> payload, Duration timeout) {
-  CO_ASSIGN_OR_RETURN(const uint64_t id,
-                      start(type, std::move(body), std::move(payload), timeout));
+  CO_ASSIGN_OR_RETURN(const uint64_t id, start(type, std::move(body), std::move(payload), timeout));
   co_return co_await finish(id);
 }
 
@@ -173,8 +172,8 @@ Task<void> RpcClient::close() {
   // Let queued cancel notices drain, but never wait on a peer that stopped reading for longer
   // than kCloseDrainTimeout.
   writer_.close();
-  const TimerId drain_timer = env_.clock.call_at(env_.clock.now() + kCloseDrainTimeout,
-                                                 [this] { stream_->close(); });
+  const TimerId drain_timer =
+      env_.clock.call_at(env_.clock.now() + kCloseDrainTimeout, [this] { stream_->close(); });
   while (!writer_finished_) co_await writer_done_.wait();
   env_.clock.cancel(drain_timer);
   stream_->close();

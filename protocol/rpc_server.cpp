@@ -57,8 +57,8 @@ class ServerSession final {
   void reject_connection(const Error& error) {
     ++server_.stats_.protocol_errors;
     server_.env_.log.warn("rpc.protocol_error", {{"conn", id_},
-                                                  {"peer", stream_->peer_address().to_string()},
-                                                  {"error", error.to_string()}});
+                                                 {"peer", stream_->peer_address().to_string()},
+                                                 {"error", error.to_string()}});
     ignore_result(writer_.send(make_error_frame(MessageType::kEcho, 0, error)),
                   "connection is being closed anyway");
   }
@@ -88,9 +88,9 @@ class ServerSession final {
     context->peer = stream_->peer_address();
     context->request_id = header.request_id;
     context->type = header.type;
-    context->deadline = header.timeout_ms == 0
-                            ? TimePoint::max()
-                            : server_.env_.clock.now() + std::chrono::milliseconds(header.timeout_ms);
+    context->deadline = header.timeout_ms == 0 ? TimePoint::max()
+                                               : server_.env_.clock.now() +
+                                                     std::chrono::milliseconds(header.timeout_ms);
     RequestContext& ref = *context;
     inflight_.emplace(header.request_id, std::move(context));
     handlers_.spawn(server_.env_.executor(), handle(ref, std::move(frame)));

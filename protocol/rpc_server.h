@@ -30,8 +30,8 @@ struct RequestContext {
   Address peer;
   uint64_t request_id = 0;
   MessageType type = MessageType::kEcho;
-  TimePoint deadline;       // from the requester's timeout_ms; TimePoint::max() if none
-  bool cancelled = false;   // set when the requester sent a cancel notice; the reply is dropped
+  TimePoint deadline;      // from the requester's timeout_ms; TimePoint::max() if none
+  bool cancelled = false;  // set when the requester sent a cancel notice; the reply is dropped
 };
 
 struct Reply {

@@ -52,10 +52,10 @@ struct AsioEnv::Parts {
 
 AsioEnv::AsioEnv(asio::io_context& io, AsioEnvOptions options)
     : parts_(std::make_unique<Parts>(io, options)) {
-  const uint64_t seed = options.seed.has_value()
-                            ? *options.seed
-                            : (static_cast<uint64_t>(std::random_device{}()) << 32) ^
-                                  std::random_device{}();
+  const uint64_t seed =
+      options.seed.has_value()
+          ? *options.seed
+          : (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   env_ = std::unique_ptr<Env>(new Env{
       io, parts_->clock, parts_->network, parts_->storage, parts_->compute, parts_->faults,
       Logger(&parts_->clock, parts_->sink, options.log_level, options.component), Prng(seed)});

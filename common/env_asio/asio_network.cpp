@@ -137,7 +137,8 @@ Result<std::unique_ptr<Listener>> AsioNetwork::listen(const Address& address) {
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(kListenBacklog, ec);
-  if (ec) return make_error(Code::kUnavailable, "listen on " + address.to_string() + ": " + ec.message());
+  if (ec)
+    return make_error(Code::kUnavailable, "listen on " + address.to_string() + ": " + ec.message());
   return std::unique_ptr<Listener>(std::make_unique<AsioListener>(std::move(acceptor)));
 }
 

@@ -11,8 +11,7 @@ class AsioNetwork final : public Network {
  public:
   explicit AsioNetwork(asio::io_context& io) : io_(io) {}
   Result<std::unique_ptr<Listener>> listen(const Address& address) override;
-  Task<Result<std::unique_ptr<Stream>>> connect(const Address& address,
-                                                Duration timeout) override;
+  Task<Result<std::unique_ptr<Stream>>> connect(const Address& address, Duration timeout) override;
 
  private:
   asio::io_context& io_;

@@ -51,8 +51,8 @@ class PosixFile final : public File {
     auto work = [fd, offset, out, &path]() -> Result<void> {
       size_t done = 0;
       while (done < out.size()) {
-        const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
-                                  static_cast<off_t>(offset + done));
+        const ssize_t n =
+            ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno_error(Code::kIo, "pread", path, errno);
         if (n == 0) return make_error(Code::kIo, "short read (past end) in " + path);
@@ -70,10 +70,11 @@ class PosixFile final : public File {
     auto work = [fd, offset, data, &path]() -> Result<void> {
       size_t done = 0;
       while (done < data.size()) {
-        const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                                   static_cast<off_t>(offset + done));
+        const ssize_t n =
+            ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return errno_error(errno == ENOSPC ? Code::kNoSpace : Code::kIo, "pwrite", path, errno);
+        if (n < 0)
+          return errno_error(errno == ENOSPC ? Code::kNoSpace : Code::kIo, "pwrite", path, errno);
         done += static_cast<size_t>(n);
       }
       return ok_result();
@@ -129,35 +130,35 @@ Task<Result<std::unique_ptr<File>>> PosixStorage::open(const std::string& path,
     int fd = -1;
   };
   auto work = [path, options]() -> Result<Opened> {
-        int flags = O_RDWR | O_CLOEXEC;
-        if (options.create) flags |= O_CREAT;
-        const int fd = ::open(path.c_str(), flags, 0644);
-        if (fd < 0) {
-          return errno_error(errno == ENOENT ? Code::kNotFound : Code::kIo, "open", path, errno);
-        }
-        if (options.create && options.create_size_bytes > 0) {
-          struct stat st {};
-          if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-              static_cast<uint64_t>(st.st_size) < options.create_size_bytes &&
-              ::ftruncate(fd, static_cast<off_t>(options.create_size_bytes)) != 0) {
-            const int err = errno;
-            ::close(fd);
-            return errno_error(Code::kIo, "ftruncate", path, err);
-          }
-        }
-        if (options.create) {
-          if (::fsync(fd) != 0) {
-            const int err = errno;
-            ::close(fd);
-            return errno_error(Code::kIo, "fsync", path, err);
-          }
-          Result<void> dir = sync_dir(parent_dir(path));
-          if (!dir.ok()) {
-            ::close(fd);
-            return std::move(dir).take_error();
-          }
-        }
-        return Opened{fd};
+    int flags = O_RDWR | O_CLOEXEC;
+    if (options.create) flags |= O_CREAT;
+    const int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) {
+      return errno_error(errno == ENOENT ? Code::kNotFound : Code::kIo, "open", path, errno);
+    }
+    if (options.create && options.create_size_bytes > 0) {
+      struct stat st {};
+      if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+          static_cast<uint64_t>(st.st_size) < options.create_size_bytes &&
+          ::ftruncate(fd, static_cast<off_t>(options.create_size_bytes)) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return errno_error(Code::kIo, "ftruncate", path, err);
+      }
+    }
+    if (options.create) {
+      if (::fsync(fd) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return errno_error(Code::kIo, "fsync", path, err);
+      }
+      Result<void> dir = sync_dir(parent_dir(path));
+      if (!dir.ok()) {
+        ::close(fd);
+        return std::move(dir).take_error();
+      }
+    }
+    return Opened{fd};
   };
   Result<Opened> opened = co_await async::run_compute(blocking_io_, std::move(work));
   if (!opened.ok()) co_return std::move(opened).take_error();

@@ -45,9 +45,15 @@ Plan plan_request(Prng& rng) {
     plan.payload_bytes = static_cast<uint32_t>(std::exp(log_size)) - 1;
   }
   switch (plan.kind) {
-    case Kind::kEcho: plan.delay_micros = static_cast<uint32_t>(rng.below(2000)); break;
-    case Kind::kDeadline: plan.delay_micros = 300'000; break;  // deadline is 20 ms
-    case Kind::kCancel: plan.delay_micros = 300'000; break;    // cancelled after ~1 ms
+    case Kind::kEcho:
+      plan.delay_micros = static_cast<uint32_t>(rng.below(2000));
+      break;
+    case Kind::kDeadline:
+      plan.delay_micros = 300'000;
+      break;  // deadline is 20 ms
+    case Kind::kCancel:
+      plan.delay_micros = 300'000;
+      break;  // cancelled after ~1 ms
   }
   return plan;
 }
@@ -69,10 +75,10 @@ Task<void> worker(Env& env, protocol::RpcClient& client, Prng rng, Tally& tally)
     rng.fill(payload);
     const std::vector<uint8_t> expected = payload;
     const Duration timeout = plan.kind == Kind::kDeadline ? milliseconds(20) : milliseconds(20000);
-    auto id = client.start(MessageType::kEcho,
-                           testing::encode_echo_request(static_cast<uint64_t>(index),
-                                                        plan.delay_micros),
-                           std::move(payload), timeout);
+    auto id =
+        client.start(MessageType::kEcho,
+                     testing::encode_echo_request(static_cast<uint64_t>(index), plan.delay_micros),
+                     std::move(payload), timeout);
     REQUIRE(id.ok());
     if (plan.kind == Kind::kCancel) {
       co_await sleep_for(env.clock, milliseconds(1));
@@ -123,9 +129,7 @@ TEST_CASE("e2e/rpc: 10,000 requests over loopback TCP with deadlines and cancell
   protocol::RpcServer server(server_env.env(), handler, {});
   auto bound = server.listen(Address{"127.0.0.1", 0});
   REQUIRE(bound.ok());
-  std::thread server_thread([&] {
-    testing::run_task(server_io, server.serve());
-  });
+  std::thread server_thread([&] { testing::run_task(server_io, server.serve()); });
 
   asio::io_context client_io;
   AsioEnv client_env(client_io, AsioEnvOptions{.log_level = LogLevel::kWarn, .seed = seed});

@@ -47,13 +47,12 @@ class EchoHandler final : public protocol::RequestHandler {
     if (context.type != protocol::MessageType::kEcho) {
       co_return make_error(Code::kInvalidArgument, "echo server only answers echo");
     }
-    CO_ASSIGN_OR_RETURN(
-        const EchoRequestValue req,
-        protocol::decode_body<protocol::schema::EchoRequest>(
-            request.body_words(), protocol::FrameLimits{},
-            [](protocol::schema::EchoRequest::Reader r) {
-              return EchoRequestValue{r.getDelayMicros(), r.getTag()};
-            }));
+    CO_ASSIGN_OR_RETURN(const EchoRequestValue req,
+                        protocol::decode_body<protocol::schema::EchoRequest>(
+                            request.body_words(), protocol::FrameLimits{},
+                            [](protocol::schema::EchoRequest::Reader r) {
+                              return EchoRequestValue{r.getDelayMicros(), r.getTag()};
+                            }));
     if (req.delay_micros > 0) {
       co_await sleep_for(env_.clock, std::chrono::microseconds(req.delay_micros));
     }

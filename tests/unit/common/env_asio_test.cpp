@@ -54,7 +54,8 @@ TEST_CASE("common/env_asio: file write, flush, read back, reopen, size") {
   run_task(io, body());
 }
 
-TEST_CASE("common/env_asio: open of a missing file is kNotFound; rename and remove are durable ops") {
+TEST_CASE(
+    "common/env_asio: open of a missing file is kNotFound; rename and remove are durable ops") {
   asio::io_context io;
   AsioEnv asio_env(io, AsioEnvOptions{});
   Env& env = asio_env.env();

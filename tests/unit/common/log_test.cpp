@@ -13,7 +13,8 @@ TEST_CASE("common/log: logfmt fields, quoting and levels") {
   Logger child = log.child("nvram");
   child.warn("log.full", {{"used", uint64_t{10}}, {"quote", "a\"b"}});
   REQUIRE(sink.lines().size() == 2);
-  CHECK(sink.lines()[0] == "lvl=info comp=shelf ev=disk.failed disk=3 reason=\"write error\" ok=false");
+  CHECK(sink.lines()[0] ==
+        "lvl=info comp=shelf ev=disk.failed disk=3 reason=\"write error\" ok=false");
   CHECK(sink.lines()[1] == "lvl=warn comp=shelf.nvram ev=log.full used=10 quote=\"a\\\"b\"");
 }
 

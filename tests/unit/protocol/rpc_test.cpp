@@ -197,7 +197,12 @@ TEST_CASE("protocol/rpc: stop() lets in-flight requests finish; close() waits fo
     auto client = co_await f.connect(address);
     auto slow = client->start(MessageType::kEcho, encode_echo_request(1, 50'000), bytes_of(64, 2));
     REQUIRE(slow.ok());
-    co_await sleep_for(f.env().clock, milliseconds(10));  // let the server receive it
+    // Stop only once the server holds the request: wait on that condition, with a deadline.
+    const TimePoint give_up = f.env().clock.now() + std::chrono::seconds(10);
+    while (f.handler.handled() == 0 && f.env().clock.now() < give_up) {
+      co_await sleep_for(f.env().clock, milliseconds(1));
+    }
+    REQUIRE(f.handler.handled() == 1);
     server.stop();
     auto reply = co_await client->finish(*slow);
     CHECK(reply.ok());
