@@ -37,6 +37,8 @@ Task<Result<Frame>> read_frame(Stream& stream, const FrameReadOptions& options) 
   if (frame_data_crc(frame.body_bytes(), frame.payload) != header.data_crc) {
     co_return make_error(Code::kProtocol, "frame data CRC mismatch");
   }
+  // A hostile segment table is a framing-level violation: reject it here, before dispatch.
+  CO_RETURN_IF_ERROR(validate_segment_table(frame.body_words(), options.limits));
   co_return frame;
 }
 

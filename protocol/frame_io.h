@@ -19,8 +19,9 @@ struct FrameReadOptions {
   Clock* clock = nullptr;
 };
 
-// Reads one frame. Errors: kUnavailable/kCancelled (stream closed), kProtocol (malformed: the
-// caller must close the stream, framing is lost), kTimeout (partial frame stalled).
+// Reads one frame: header checks, data CRC, and the capnp segment table of the body. Errors:
+// kUnavailable/kCancelled (stream closed), kProtocol (malformed: the caller must close the stream,
+// framing is lost), kTimeout (partial frame stalled).
 Task<Result<Frame>> read_frame(Stream& stream, const FrameReadOptions& options);
 
 // Writes a sealed frame (see seal_frame). At most one write may be outstanding per stream.

@@ -116,6 +116,12 @@ class ServerSession final {
       frame = make_error_frame(type, request_id, reply.error());
     }
     ignore_result(writer_.send(std::move(frame)), "a failed writer means the peer is gone");
+    // Invariant (1) also covers bodies that only the handler can reject (capnp garbage behind
+    // a valid segment table): the peer is broken or hostile, so stop reading from it.
+    if (!reply.ok() && reply.code() == Code::kProtocol) {
+      ++server_.stats_.protocol_errors;
+      stream_->shutdown_read();
+    }
   }
 
   RpcServer& server_;

@@ -3,8 +3,9 @@
 // connection, replying as each finishes (out of order).
 //
 // Invariants:
-//   (1) A malformed frame (bad magic, CRC, limits, type, segment table) gets one kProtocol error
-//       reply and closes that connection only; other connections are untouched.
+//   (1) A malformed frame (bad magic, CRC, limits, type, segment table, or a body the handler
+//       rejects as kProtocol) gets one kProtocol error reply and closes that connection only;
+//       other connections are untouched.
 //   (2) Per connection, in-flight requests <= inflight_per_connection_max; beyond it the request
 //       is answered kBusy at once (backpressure, no unbounded queue).
 //   (3) connections <= connections_max; beyond it new connections are closed on accept.

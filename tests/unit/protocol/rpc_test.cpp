@@ -5,6 +5,8 @@
 #include <functional>
 
 #include "common/async/task_group.h"
+#include "common/crc32c.h"
+#include "common/endian.h"
 #include "common/env_asio/asio_env.h"
 #include "protocol/frame_io.h"
 #include "protocol/rpc_client.h"
@@ -142,28 +144,95 @@ TEST_CASE("protocol/rpc: in-flight limits answer kBusy on both sides") {
   });
 }
 
-TEST_CASE("protocol/rpc: malformed bytes get a protocol error and close only that connection") {
+// Serialized bytes of one sealed frame (header + body + payload).
+std::vector<uint8_t> frame_bytes(const Frame& frame) {
+  const HeaderBytes header = encode_frame_header(frame.header);
+  std::vector<uint8_t> out(header.begin(), header.end());
+  const auto body = frame.body_bytes();
+  out.insert(out.end(), body.begin(), body.end());
+  out.insert(out.end(), frame.payload.begin(), frame.payload.end());
+  return out;
+}
+
+Frame echo_frame() {
+  Frame frame;
+  frame.header.type = MessageType::kEcho;
+  frame.header.request_id = 77;
+  frame.body = encode_echo_request(1, 0);
+  frame.payload = bytes_of(100, 9);
+  seal_frame(frame);
+  return frame;
+}
+
+// A frame whose body is `words` (little-endian u32 pairs), sealed so only the body is wrong.
+std::vector<uint8_t> frame_with_body(const std::vector<uint32_t>& u32s) {
+  Frame frame = echo_frame();
+  frame.body = kj::heapArray<capnp::word>((u32s.size() + 1) / 2);
+  std::span<uint8_t> body(reinterpret_cast<uint8_t*>(frame.body.begin()), frame.body.size() * 8);
+  std::fill(body.begin(), body.end(), 0);
+  for (size_t i = 0; i < u32s.size(); ++i) put_u32(body, 4 * i, u32s[i]);
+  seal_frame(frame);
+  return frame_bytes(frame);
+}
+
+std::vector<uint8_t> with_header_field(uint16_t offset, int width, uint32_t value) {
+  std::vector<uint8_t> bytes = frame_bytes(echo_frame());
+  std::span<uint8_t> header(bytes.data(), kFrameHeaderSize);
+  if (width == 2) put_u16(header, offset, static_cast<uint16_t>(value));
+  if (width == 4) put_u32(header, offset, value);
+  put_u32(header, 36, crc32c(header.first(36)));  // valid header CRC: the field itself is bad
+  return bytes;
+}
+
+TEST_CASE(
+    "protocol/rpc: every kind of malformed frame gets kProtocol and closes only its connection") {
+  struct Case {
+    const char* name;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"bad magic", std::vector<uint8_t>(kFrameHeaderSize, 0x5A)});
+  cases.push_back({"oversize payload", with_header_field(28, 4, kPayloadMaxBytes + 1)});
+  cases.push_back({"oversize body", with_header_field(24, 4, 0xFFFFFFF8u)});
+  cases.push_back({"unknown type", with_header_field(6, 2, 999)});
+  cases.push_back({"response sent to server", with_header_field(8, 2, kFlagResponse)});
+  {
+    std::vector<uint8_t> bytes = frame_bytes(echo_frame());
+    bytes[20] ^= 0x01;  // request id bit, header CRC not updated
+    cases.push_back({"bad header CRC", bytes});
+  }
+  {
+    std::vector<uint8_t> bytes = frame_bytes(echo_frame());
+    bytes.back() ^= 0x80;  // payload bit
+    cases.push_back({"bad data CRC", bytes});
+  }
+  cases.push_back({"segment count 0xFFFFFFFF", frame_with_body({0xFFFFFFFF, 1})});
+  cases.push_back({"segment larger than body", frame_with_body({0, 1000})});
+  // One segment of one word whose root pointer points far outside it: capnp garbage that only
+  // the handler's decode can see.
+  cases.push_back({"capnp garbage", frame_with_body({0, 1, 0x3FFFFFFC, 1})});
+
   Fixture f;
   f.run({}, [&](RpcServer& server, Address address) -> Task<void> {
     auto good = co_await f.connect(address);
-    auto raw = co_await f.env().network.connect(address, std::chrono::seconds(5));
-    REQUIRE(raw.ok());
-    std::vector<uint8_t> junk(kFrameHeaderSize, 0x5A);
-    const std::span<const uint8_t> parts[] = {junk};
-    REQUIRE((co_await (*raw)->write_all(parts)).ok());
-    FrameReadOptions read;
-    auto reply = co_await read_frame(**raw, read);
-    REQUIRE(reply.ok());
-    CHECK(reply->header.is_response());
-    CHECK(from_wire_code(reply->header.status) == Code::kProtocol);
-    CHECK(error_from_frame(*reply, FrameLimits{}).message == "bad frame magic");
-    // Then the server closes that connection.
-    auto after = co_await read_frame(**raw, read);
-    CHECK(after.code() == Code::kUnavailable);
-    CHECK(server.stats().protocol_errors == 1);
-    // The other connection is unaffected.
-    auto echo = co_await good->call(MessageType::kEcho, encode_echo_request(5, 0), bytes_of(10, 1));
-    CHECK(echo.ok());
+    for (const Case& c : cases) {
+      CAPTURE(c.name);
+      auto raw = co_await f.env().network.connect(address, std::chrono::seconds(5));
+      REQUIRE(raw.ok());
+      const std::span<const uint8_t> parts[] = {c.bytes};
+      REQUIRE((co_await (*raw)->write_all(parts)).ok());
+      auto reply = co_await read_frame(**raw, FrameReadOptions{});
+      REQUIRE(reply.ok());
+      CHECK(reply->header.is_response());
+      CHECK(from_wire_code(reply->header.status) == Code::kProtocol);
+      auto after = co_await read_frame(**raw, FrameReadOptions{});
+      CHECK(after.code() == Code::kUnavailable);  // closed by the server
+      // The well-behaved connection is unaffected.
+      auto echo =
+          co_await good->call(MessageType::kEcho, encode_echo_request(5, 0), bytes_of(10, 1));
+      CHECK(echo.ok());
+    }
+    CHECK(server.stats().protocol_errors == cases.size());
     co_await good->close();
   });
 }
