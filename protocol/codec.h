@@ -24,6 +24,8 @@ kj::Array<capnp::word> encode_body(Fill&& fill) {
   return capnp::messageToFlatArray(builder);
 }
 
+inline constexpr size_t kTraversalWordsPerBodyWord = 8;
+
 namespace detail {
 template <class T>
 struct Unwrap {
@@ -36,6 +38,8 @@ struct Unwrap<Result<T>> {
 }  // namespace detail
 
 // Decodes a body as Schema and converts it with `convert(reader) -> T` (or -> Result<T>).
+// Converters: call each list/text getter once and keep the reader (`auto fps = r.getFps();`);
+// a getter inside a loop is charged the whole list per call and soon exceeds the budget.
 template <class Schema, class Convert>
 auto decode_body(std::span<const capnp::word> body, const FrameLimits& limits, Convert&& convert)
     -> Result<
@@ -43,7 +47,10 @@ auto decode_body(std::span<const capnp::word> body, const FrameLimits& limits, C
   if (body.empty()) return make_error(Code::kProtocol, "missing message body");
   RETURN_IF_ERROR(validate_segment_table(body, limits));
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = body.size();  // cannot read more than we received
+  // Bounded by what we received: capnp charges every read against this budget, so a hostile
+  // message whose pointers all alias one big list cannot make us walk more than a small multiple
+  // of its own size. The multiple lets converters read a field more than once.
+  options.traversalLimitInWords = kTraversalWordsPerBodyWord * body.size();
   options.nestingLimit = kNestingLimit;
   try {
     capnp::FlatArrayMessageReader reader(kj::arrayPtr(body.data(), body.size()), options);
