@@ -57,8 +57,10 @@ struct Address {
 class Stream {
  public:
   virtual ~Stream() = default;
-  // Fills `out` completely. A peer close before that is kUnavailable; a local close() is
-  // kCancelled.
+  // Reads at least one byte and at most out.size() (out must not be empty); returns the count.
+  // A peer close is kUnavailable; a local close() is kCancelled.
+  virtual Task<Result<size_t>> read_some(std::span<uint8_t> out) = 0;
+  // Fills `out` completely; errors as read_some.
   virtual Task<Result<void>> read_exact(std::span<uint8_t> out) = 0;
   // Writes every buffer, in order, completely. At most one write_all may be outstanding.
   virtual Task<Result<void>> write_all(std::span<const std::span<const uint8_t>> buffers) = 0;

@@ -29,7 +29,12 @@ RpcClient::RpcClient(Env& env, std::unique_ptr<Stream> stream, RpcClientOptions 
       options_(std::move(options)),
       stream_(std::move(stream)),
       // Requests plus one cancel notice per request bound what can be queued.
-      writer_(*stream_, 2 * options_.inflight_max) {
+      writer_(*stream_, 2 * options_.inflight_max),
+      reader_(*stream_, [this] {
+        FrameReadOptions read = options_.read;
+        read.clock = &env_.clock;
+        return read;
+      }()) {
   ASSERT(stream_ != nullptr);
   ASSERT(options_.inflight_max > 0);
   tasks_.spawn(env_.executor(), read_loop());
@@ -59,15 +64,10 @@ Result<uint64_t> RpcClient::start(MessageType type, kj::Array<capnp::word> body,
   RETURN_IF_ERROR(writer_.send(std::move(frame)));
 
   auto pending = std::make_unique<Pending>();
-  pending->deadline_timer = env_.clock.call_at(env_.clock.now() + timeout, [this, id] {
-    auto it = pending_.find(id);
-    if (it == pending_.end() || it->second->completed) return;
-    it->second->deadline_timer = 0;  // fired
-    ++stats_.timeouts;
-    complete(id, make_error(Code::kTimeout, "no reply before the deadline"));
-    send_cancel(id);
-  });
+  pending->deadline = env_.clock.now() + timeout;
+  deadlines_.emplace(pending->deadline, id);
   pending_.emplace(id, std::move(pending));
+  arm_deadline_timer();
   ++uncompleted_;
   ++stats_.requests;
   return id;
@@ -114,11 +114,32 @@ void RpcClient::complete(uint64_t id, Result<Frame> outcome) {
   Pending& pending = *it->second;
   ASSERT(!pending.completed);
   pending.completed = true;
-  if (pending.deadline_timer != 0) env_.clock.cancel(pending.deadline_timer);
-  pending.deadline_timer = 0;
+  // The shared timer stays armed; when it fires early it simply re-arms for what is left.
+  deadlines_.erase({pending.deadline, id});
   pending.done.set(std::move(outcome));
   ASSERT(uncompleted_ > 0);
   if (--uncompleted_ == 0) drained_.notify();
+}
+
+void RpcClient::arm_deadline_timer() {
+  if (deadlines_.empty()) return;
+  const TimePoint earliest = deadlines_.begin()->first;
+  if (deadline_timer_ != 0 && deadline_timer_at_ <= earliest) return;
+  if (deadline_timer_ != 0) env_.clock.cancel(deadline_timer_);
+  deadline_timer_at_ = earliest;
+  deadline_timer_ = env_.clock.call_at(earliest, [this] { on_deadline_timer(); });
+}
+
+void RpcClient::on_deadline_timer() {
+  deadline_timer_ = 0;
+  const TimePoint now = env_.clock.now();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const uint64_t id = deadlines_.begin()->second;
+    ++stats_.timeouts;
+    complete(id, make_error(Code::kTimeout, "no reply before the deadline"));  // erases it
+    send_cancel(id);
+  }
+  arm_deadline_timer();
 }
 
 void RpcClient::fail_all(const Error& error) {
@@ -128,10 +149,8 @@ void RpcClient::fail_all(const Error& error) {
 }
 
 Task<void> RpcClient::read_loop() {
-  FrameReadOptions read = options_.read;
-  read.clock = &env_.clock;
   for (;;) {
-    Result<Frame> frame = co_await read_frame(*stream_, read);
+    Result<Frame> frame = co_await reader_.next();
     if (!frame.ok()) {
       broken_ = true;
       // After close() the stream error is expected; anything else loses in-flight requests.
@@ -176,6 +195,8 @@ Task<void> RpcClient::close() {
       env_.clock.call_at(env_.clock.now() + kCloseDrainTimeout, [this] { stream_->close(); });
   while (!writer_finished_) co_await writer_done_.wait();
   env_.clock.cancel(drain_timer);
+  if (deadline_timer_ != 0) env_.clock.cancel(deadline_timer_);
+  deadline_timer_ = 0;
   stream_->close();
   co_await tasks_.join();
   closed_ = true;

@@ -14,11 +14,13 @@
 
 #include <map>
 #include <memory>
+#include <set>
+#include <utility>
 
 #include "common/async/oneshot.h"
 #include "common/async/task_group.h"
 #include "common/env.h"
-#include "protocol/frame_io.h"
+#include "protocol/frame_reader.h"
 #include "protocol/frame_writer.h"
 
 namespace splitarray::protocol {
@@ -73,7 +75,7 @@ class RpcClient final {
  private:
   struct Pending {
     async::Oneshot<Result<Frame>> done;
-    TimerId deadline_timer = 0;
+    TimePoint deadline;
     bool completed = false;
   };
 
@@ -82,6 +84,10 @@ class RpcClient final {
   void complete(uint64_t id, Result<Frame> outcome);
   void fail_all(const Error& error);
   void send_cancel(uint64_t id);
+  // Deadlines share one timer, armed for the earliest: requests mostly carry the same timeout,
+  // so a new request rarely moves the earliest deadline and costs no timer system call.
+  void arm_deadline_timer();
+  void on_deadline_timer();
 
   Env& env_;
   const RpcClientOptions options_;
@@ -91,8 +97,13 @@ class RpcClient final {
   async::Notify drained_;
   async::Notify writer_done_;
   bool writer_finished_ = false;
+  FrameReader reader_;
   // Ordered by id, so fail_all() completes requests in a deterministic order (sim).
   std::map<uint64_t, std::unique_ptr<Pending>> pending_;
+  // (deadline, id) of every uncompleted request; the timer is armed for deadlines_.begin().
+  std::set<std::pair<TimePoint, uint64_t>> deadlines_;
+  TimerId deadline_timer_ = 0;
+  TimePoint deadline_timer_at_;
   size_t uncompleted_ = 0;
   uint64_t next_id_ = 1;
   bool closing_ = false;

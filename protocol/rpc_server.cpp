@@ -37,8 +37,9 @@ class ServerSession final {
   Task<void> read_loop() {
     FrameReadOptions read = server_.options_.read;
     read.clock = &server_.env_.clock;
+    FrameReader reader(*stream_, read);
     for (;;) {
-      Result<Frame> frame = co_await read_frame(*stream_, read);
+      Result<Frame> frame = co_await reader.next();
       if (!frame.ok()) {
         if (frame.code() == Code::kProtocol || frame.code() == Code::kTimeout) {
           reject_connection(frame.error());

@@ -19,7 +19,7 @@
 
 #include "common/async/task_group.h"
 #include "common/env.h"
-#include "protocol/frame_io.h"
+#include "protocol/frame_reader.h"
 
 namespace splitarray::protocol {
 

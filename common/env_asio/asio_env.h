@@ -18,7 +18,7 @@ struct AsioEnvOptions {
   size_t blocking_io_threads = 4;  // pread/pwrite/fdatasync run here
   LogLevel log_level = LogLevel::kInfo;
   std::string component = "";
-  std::optional<uint64_t> seed;  // default: from the OS
+  std::optional<uint64_t> seed = std::nullopt;  // default: from the OS
 };
 
 class AsioEnv final {

@@ -46,6 +46,19 @@ class AsioStream final : public Stream {
   }
   ~AsioStream() override { close(); }
 
+  Task<Result<size_t>> read_some(std::span<uint8_t> out) override {
+    ASSERT(!out.empty());
+    if (read_shut_) co_return make_error(Code::kUnavailable, "read side shut down");
+    error_code ec;
+    const size_t n = co_await socket_.async_read_some(
+        asio::buffer(out.data(), out.size()), asio::redirect_error(asio::use_awaitable, ec));
+    if (read_shut_) co_return make_error(Code::kUnavailable, "read side shut down");
+    if (ec == asio::error::eof) co_return make_error(Code::kUnavailable, "peer closed");
+    if (ec) co_return from_asio(ec, "read");
+    ASSERT(n > 0);
+    co_return n;
+  }
+
   Task<Result<void>> read_exact(std::span<uint8_t> out) override {
     if (read_shut_) co_return make_error(Code::kUnavailable, "read side shut down");
     error_code ec;

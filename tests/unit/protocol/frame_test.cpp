@@ -127,7 +127,7 @@ TEST_CASE("protocol/frame: segment table validation") {
 TEST_CASE("protocol/frame: seal_frame sets lengths and a CRC that covers body and payload") {
   Frame frame;
   frame.body = kj::heapArray<capnp::word>(2);
-  std::memset(frame.body.begin(), 0xAB, 16);
+  std::memset(static_cast<void*>(frame.body.begin()), 0xAB, 16);
   frame.payload = {1, 2, 3};
   seal_frame(frame);
   CHECK(frame.header.body_bytes == 16);

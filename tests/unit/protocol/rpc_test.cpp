@@ -8,7 +8,7 @@
 #include "common/crc32c.h"
 #include "common/endian.h"
 #include "common/env_asio/asio_env.h"
-#include "protocol/frame_io.h"
+#include "protocol/frame_reader.h"
 #include "protocol/rpc_client.h"
 #include "protocol/wire_code.h"
 #include "tests/support/echo_handler.h"
@@ -221,11 +221,12 @@ TEST_CASE(
       REQUIRE(raw.ok());
       const std::span<const uint8_t> parts[] = {c.bytes};
       REQUIRE((co_await (*raw)->write_all(parts)).ok());
-      auto reply = co_await read_frame(**raw, FrameReadOptions{});
+      FrameReader reader(**raw, FrameReadOptions{});
+      auto reply = co_await reader.next();
       REQUIRE(reply.ok());
       CHECK(reply->header.is_response());
       CHECK(from_wire_code(reply->header.status) == Code::kProtocol);
-      auto after = co_await read_frame(**raw, FrameReadOptions{});
+      auto after = co_await reader.next();
       CHECK(after.code() == Code::kUnavailable);  // closed by the server
       // The well-behaved connection is unaffected.
       auto echo =
@@ -253,7 +254,8 @@ TEST_CASE("protocol/rpc: a stalled partial frame times out and closes the connec
     const HeaderBytes header = encode_frame_header(frame.header);
     const std::span<const uint8_t> parts[] = {header};  // header only; body never comes
     REQUIRE((co_await (*raw)->write_all(parts)).ok());
-    auto reply = co_await read_frame(**raw, FrameReadOptions{});
+    FrameReader reader(**raw, FrameReadOptions{});
+    auto reply = co_await reader.next();
     REQUIRE(reply.ok());
     CHECK(from_wire_code(reply->header.status) == Code::kTimeout);
     CHECK(server.stats().protocol_errors == 1);
