@@ -196,3 +196,7 @@ struct StatusReply {
   nvram @3 :List(NvramUsage);
   hosts @4 :List(HostStats);
 }
+
+# A body for requests and replies that carry nothing (status and disk-list requests, trim,
+# delete and admin replies).
+struct Empty {}

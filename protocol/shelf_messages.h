@@ -1,0 +1,214 @@
+// protocol/shelf_messages.h
+// Plain C++ values for every shelf request and reply (schema/shelf.capnp), with encode/decode.
+// Decoding goes through codec.h (segment table validated, traversal bounded, capnp exceptions
+// become kProtocol) and checks each value's own limits, so the shelf's handlers and the host's
+// client only ever see validated values. Bulk bytes (records, fragments) are the frame payload.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <kj/array.h>
+
+#include "common/ids.h"
+#include "common/result.h"
+#include "protocol/frame.h"
+
+namespace splitarray::protocol {
+
+inline constexpr size_t kFingerprintBytes = 32;
+inline constexpr size_t kIndexBatchMax = 8192;        // fps per lookup/insert/remove request
+inline constexpr size_t kNvramRecordsPerAppendMax = 4096;
+inline constexpr size_t kRegisterNameBytesMaxWire = 256;
+inline constexpr size_t kRegisterValueBytesMaxWire = 64 * 1024;
+inline constexpr size_t kErrorTextBytesMax = 1024;
+
+using Fingerprint = std::array<uint8_t, kFingerprintBytes>;
+
+struct ChunkLocation {
+  uint64_t container_id = 0;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  friend bool operator==(const ChunkLocation&, const ChunkLocation&) = default;
+};
+
+struct FragmentIdValue {
+  uint64_t container_id = 0;
+  uint8_t index = 0;
+  uint32_t generation = 0;
+  friend bool operator==(const FragmentIdValue&, const FragmentIdValue&) = default;
+};
+
+// --- NVRAM ---
+struct NvramAppendReq {
+  uint32_t host_id = 0;
+  uint64_t epoch = 0;
+  std::vector<uint32_t> record_lengths;  // payload = records concatenated; lengths must sum to it
+};
+struct NvramAppendRep {
+  uint64_t first_sequence = 0;
+  uint64_t used_bytes = 0;
+  uint64_t capacity_bytes = 0;
+};
+struct NvramReadReq {
+  uint32_t host_id = 0;
+  uint64_t from_sequence = 0;
+  uint32_t max_bytes = 0;
+};
+struct NvramReadRep {
+  uint64_t first_sequence = 0;
+  std::vector<uint32_t> record_lengths;
+  uint64_t next_sequence = 0;
+};
+struct NvramTrimReq {
+  uint32_t host_id = 0;
+  uint64_t epoch = 0;
+  uint64_t through_sequence = 0;
+};
+struct NvramUsageValue {
+  uint32_t host_id = 0;
+  uint64_t used_bytes = 0;
+  uint64_t capacity_bytes = 0;
+  uint64_t first_sequence = 0;
+  uint64_t next_sequence = 0;
+};
+
+// --- fragments and disks ---
+struct FragmentWriteReq {
+  uint32_t host_id = 0;
+  uint64_t epoch = 0;
+  uint16_t disk = 0;
+  FragmentIdValue id;
+  uint32_t crc32c = 0;
+};
+struct FragmentReadReq {
+  uint16_t disk = 0;
+  FragmentIdValue id;
+  uint32_t offset = 0;
+  uint32_t length = 0;  // 0: whole fragment
+};
+struct FragmentReadRep {
+  uint32_t crc32c = 0;
+};
+struct FragmentDeleteReq {
+  uint32_t host_id = 0;
+  uint64_t epoch = 0;
+  uint16_t disk = 0;
+  FragmentIdValue id;
+};
+enum class DiskStateValue : uint8_t { kHealthy, kFailed, kRebuilding };
+struct DiskInfoValue {
+  uint16_t index = 0;
+  DiskStateValue state = DiskStateValue::kHealthy;
+  uint64_t capacity_bytes = 0;
+  uint32_t slots_total = 0;
+  uint32_t slots_used = 0;
+  uint32_t generation = 0;
+};
+enum class DiskActionValue : uint8_t { kFail, kReplace };
+struct DiskAdminReq {
+  uint64_t epoch = 0;
+  uint16_t disk = 0;
+  DiskActionValue action = DiskActionValue::kFail;
+};
+
+// --- index ---
+struct IndexLookupReq {
+  std::vector<Fingerprint> fingerprints;
+};
+struct IndexLookupRep {
+  std::vector<bool> found;
+  std::vector<ChunkLocation> locations;
+};
+struct IndexInsertReq {
+  uint32_t host_id = 0;
+  uint64_t epoch = 0;
+  std::vector<Fingerprint> fingerprints;
+  std::vector<ChunkLocation> locations;
+};
+struct IndexInsertRep {
+  std::vector<bool> inserted;
+  std::vector<ChunkLocation> existing;
+};
+struct IndexRemoveReq {
+  uint32_t host_id = 0;
+  uint64_t epoch = 0;
+  std::vector<Fingerprint> fingerprints;
+};
+
+// --- registers ---
+struct RegisterGetReq {
+  std::string name;
+};
+struct RegisterValueRep {
+  bool exists = false;
+  std::vector<uint8_t> value;
+  uint64_t version = 0;
+  uint64_t epoch = 0;
+};
+struct RegisterCasReq {
+  std::string name;
+  uint64_t expected_version = 0;
+  std::vector<uint8_t> new_value;
+  uint64_t epoch = 0;
+};
+struct RegisterCasRep {
+  bool swapped = false;
+  RegisterValueRep current;
+};
+
+// --- status ---
+struct HostStatsValue {
+  uint32_t host_id = 0;
+  uint64_t requests = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  std::vector<uint64_t> latency_buckets_micros;
+};
+struct StatusRep {
+  uint64_t cluster_id = 0;
+  uint32_t shelf_id = 0;
+  std::vector<DiskInfoValue> disks;
+  std::vector<NvramUsageValue> nvram;
+  std::vector<HostStatsValue> hosts;
+};
+
+using Body = kj::Array<capnp::word>;
+using Words = std::span<const capnp::word>;
+
+#define SA_SHELF_MESSAGE(Type)                                 \
+  Body encode(const Type& value);                              \
+  Result<Type> decode_##Type(Words body, const FrameLimits& limits)
+
+SA_SHELF_MESSAGE(NvramAppendReq);
+SA_SHELF_MESSAGE(NvramAppendRep);
+SA_SHELF_MESSAGE(NvramReadReq);
+SA_SHELF_MESSAGE(NvramReadRep);
+SA_SHELF_MESSAGE(NvramTrimReq);
+SA_SHELF_MESSAGE(NvramUsageValue);
+SA_SHELF_MESSAGE(FragmentWriteReq);
+SA_SHELF_MESSAGE(FragmentReadReq);
+SA_SHELF_MESSAGE(FragmentReadRep);
+SA_SHELF_MESSAGE(FragmentDeleteReq);
+SA_SHELF_MESSAGE(DiskAdminReq);
+SA_SHELF_MESSAGE(IndexLookupReq);
+SA_SHELF_MESSAGE(IndexLookupRep);
+SA_SHELF_MESSAGE(IndexInsertReq);
+SA_SHELF_MESSAGE(IndexInsertRep);
+SA_SHELF_MESSAGE(IndexRemoveReq);
+SA_SHELF_MESSAGE(RegisterGetReq);
+SA_SHELF_MESSAGE(RegisterValueRep);
+SA_SHELF_MESSAGE(RegisterCasReq);
+SA_SHELF_MESSAGE(RegisterCasRep);
+SA_SHELF_MESSAGE(StatusRep);
+
+#undef SA_SHELF_MESSAGE
+
+// An empty body for requests and replies that carry nothing (kDiskList, kStatus requests,
+// trim/delete/admin replies): a valid capnp message with an empty root struct.
+Body encode_empty();
+
+}  // namespace splitarray::protocol

@@ -1,0 +1,140 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "common/prng.h"
+#include "protocol/codec.h"
+#include "protocol/shelf_messages.h"
+#include "shelf.capnp.h"
+
+namespace splitarray::protocol {
+namespace {
+
+Words words(const Body& body) { return Words(body.begin(), body.size()); }
+
+Fingerprint fp_of(uint8_t seed) {
+  Fingerprint fp;
+  for (size_t i = 0; i < fp.size(); ++i) fp[i] = static_cast<uint8_t>(seed * 7 + i);
+  return fp;
+}
+
+TEST_CASE("protocol/shelf_messages: every request and reply round-trips") {
+  const FrameLimits limits;
+  {
+    NvramAppendReq v{3, 9, {10, 0, 4096}};
+    auto body = encode(v);
+    auto d = decode_NvramAppendReq(words(body), limits);
+    REQUIRE(d.ok());
+    CHECK(d->host_id == 3);
+    CHECK(d->epoch == 9);
+    CHECK(d->record_lengths == std::vector<uint32_t>{10, 0, 4096});
+  }
+  {
+    auto body = encode(NvramReadRep{5, {1, 2}, 7});
+    auto d = decode_NvramReadRep(words(body), limits);
+    REQUIRE(d.ok());
+    CHECK(d->first_sequence == 5);
+    CHECK(d->record_lengths.size() == 2);
+    CHECK(d->next_sequence == 7);
+  }
+  {
+    auto body = encode(NvramTrimReq{1, 2, 3});
+    auto d = decode_NvramTrimReq(words(body), limits);
+    REQUIRE(d.ok());
+    CHECK(d->through_sequence == 3);
+  }
+  {
+    FragmentWriteReq v{1, 2, 7, FragmentIdValue{99, 9, 4}, 0xABCD};
+    auto d = decode_FragmentWriteReq(words(encode(v)), limits);
+    REQUIRE(d.ok());
+    CHECK(d->disk == 7);
+    CHECK(d->id == FragmentIdValue{99, 9, 4});
+    CHECK(d->crc32c == 0xABCD);
+  }
+  {
+    FragmentReadReq v{2, FragmentIdValue{5, 1, 1}, 4096, 8192};
+    auto d = decode_FragmentReadReq(words(encode(v)), limits);
+    REQUIRE(d.ok());
+    CHECK(d->offset == 4096);
+    CHECK(d->length == 8192);
+  }
+  {
+    IndexInsertReq v{1, 1, {fp_of(1), fp_of(2)}, {{10, 0, 100}, {11, 4096, 200}}};
+    auto d = decode_IndexInsertReq(words(encode(v)), limits);
+    REQUIRE(d.ok());
+    CHECK(d->fingerprints == v.fingerprints);
+    CHECK(d->locations == v.locations);
+  }
+  {
+    IndexLookupRep v{{true, false}, {{1, 2, 3}, {}}};
+    auto d = decode_IndexLookupRep(words(encode(v)), limits);
+    REQUIRE(d.ok());
+    CHECK(d->found == v.found);
+    CHECK(d->locations == v.locations);
+  }
+  {
+    RegisterCasReq v{"datastore/root", 4, {1, 2, 3}, 8};
+    auto d = decode_RegisterCasReq(words(encode(v)), limits);
+    REQUIRE(d.ok());
+    CHECK(d->name == "datastore/root");
+    CHECK(d->new_value == std::vector<uint8_t>{1, 2, 3});
+    CHECK(d->epoch == 8);
+  }
+  {
+    RegisterCasRep v{false, RegisterValueRep{true, {9}, 5, 2}};
+    auto d = decode_RegisterCasRep(words(encode(v)), limits);
+    REQUIRE(d.ok());
+    CHECK_FALSE(d->swapped);
+    CHECK(d->current.version == 5);
+    CHECK(d->current.value == std::vector<uint8_t>{9});
+  }
+  {
+    StatusRep v;
+    v.cluster_id = 1;
+    v.shelf_id = 2;
+    v.disks.push_back(DiskInfoValue{3, DiskStateValue::kRebuilding, 1 << 30, 100, 5, 2});
+    v.nvram.push_back(NvramUsageValue{4, 10, 100, 1, 3});
+    v.hosts.push_back(HostStatsValue{4, 7, 8, 9, {0, 1, 2}});
+    auto d = decode_StatusRep(words(encode(v)), limits);
+    REQUIRE(d.ok());
+    REQUIRE(d->disks.size() == 1);
+    CHECK(d->disks[0].state == DiskStateValue::kRebuilding);
+    CHECK(d->nvram[0].next_sequence == 3);
+    CHECK(d->hosts[0].latency_buckets_micros == std::vector<uint64_t>{0, 1, 2});
+  }
+}
+
+TEST_CASE("protocol/shelf_messages: decoders enforce limits and shapes as kProtocol") {
+  const FrameLimits limits;
+  // A fingerprint of the wrong size.
+  auto short_fp = encode_body<schema::IndexLookupRequest>([](schema::IndexLookupRequest::Builder b) {
+    auto list = b.initFingerprints(1);
+    uint8_t bytes[31] = {};
+    list.set(0, capnp::Data::Reader(bytes, sizeof bytes));
+  });
+  CHECK(decode_IndexLookupReq(words(short_fp), limits).code() == Code::kProtocol);
+  // Fingerprints and locations of different counts.
+  auto mismatch = encode_body<schema::IndexInsertRequest>([](schema::IndexInsertRequest::Builder b) {
+    b.initFingerprints(2);
+    b.initLocations(1);
+  });
+  CHECK(decode_IndexInsertReq(words(mismatch), limits).code() == Code::kProtocol);
+  // Too many fingerprints in one batch.
+  IndexLookupReq big;
+  big.fingerprints.resize(kIndexBatchMax + 1);
+  FrameLimits roomy;
+  roomy.body_max_bytes = 4 * kBodyMaxBytes;
+  CHECK(decode_IndexLookupReq(words(encode(big)), roomy).code() == Code::kProtocol);
+  // A register name over the limit.
+  RegisterGetReq long_name{std::string(kRegisterNameBytesMaxWire + 1, 'x')};
+  CHECK(decode_RegisterGetReq(words(encode(long_name)), limits).code() == Code::kProtocol);
+  // The wrong struct entirely still decodes safely (capnp structs are extensible), but a body
+  // that is not capnp at all is kProtocol.
+  Body garbage = kj::heapArray<capnp::word>(3);
+  std::memset(static_cast<void*>(garbage.begin()), 0xFF, 24);
+  CHECK(decode_NvramAppendReq(words(garbage), limits).code() == Code::kProtocol);
+  CHECK(decode_StatusRep(words(encode_empty()), limits).ok());
+}
+
+}  // namespace
+}  // namespace splitarray::protocol
