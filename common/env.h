@@ -123,6 +123,8 @@ class Storage {
   virtual Task<Result<void>> rename(const std::string& from, const std::string& to) = 0;
   // Removes the file durably; kNotFound if it does not exist.
   virtual Task<Result<void>> remove(const std::string& path) = 0;
+  // Creates a directory (and missing parents) durably; an existing directory is fine.
+  virtual Task<Result<void>> make_directory(const std::string& path) = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

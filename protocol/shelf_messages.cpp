@@ -107,18 +107,24 @@ Result<std::string> to_text(capnp::Text::Reader text, size_t max, const char* wh
 
 Result<DiskStateValue> to_disk_state(s::DiskState state) {
   switch (state) {
-    case s::DiskState::HEALTHY: return DiskStateValue::kHealthy;
-    case s::DiskState::FAILED: return DiskStateValue::kFailed;
-    case s::DiskState::REBUILDING: return DiskStateValue::kRebuilding;
+    case s::DiskState::HEALTHY:
+      return DiskStateValue::kHealthy;
+    case s::DiskState::FAILED:
+      return DiskStateValue::kFailed;
+    case s::DiskState::REBUILDING:
+      return DiskStateValue::kRebuilding;
   }
   return invalid("unknown disk state");
 }
 
 s::DiskState from_disk_state(DiskStateValue state) {
   switch (state) {
-    case DiskStateValue::kHealthy: return s::DiskState::HEALTHY;
-    case DiskStateValue::kFailed: return s::DiskState::FAILED;
-    case DiskStateValue::kRebuilding: return s::DiskState::REBUILDING;
+    case DiskStateValue::kHealthy:
+      return s::DiskState::HEALTHY;
+    case DiskStateValue::kFailed:
+      return s::DiskState::FAILED;
+    case DiskStateValue::kRebuilding:
+      return s::DiskState::REBUILDING;
   }
   UNREACHABLE("disk state");
 }
@@ -257,11 +263,10 @@ Body encode(const FragmentWriteReq& v) {
   });
 }
 Result<FragmentWriteReq> decode_FragmentWriteReq(Words body, const FrameLimits& limits) {
-  return decode_body<s::FragmentWriteRequest>(
-      body, limits, [](s::FragmentWriteRequest::Reader r) {
-        return FragmentWriteReq{r.getHostId(), r.getEpoch(), r.getDisk(),
-                                to_fragment_id(r.getId()), r.getCrc32c()};
-      });
+  return decode_body<s::FragmentWriteRequest>(body, limits, [](s::FragmentWriteRequest::Reader r) {
+    return FragmentWriteReq{r.getHostId(), r.getEpoch(), r.getDisk(), to_fragment_id(r.getId()),
+                            r.getCrc32c()};
+  });
 }
 
 Body encode(const FragmentReadReq& v) {
@@ -296,11 +301,10 @@ Body encode(const FragmentDeleteReq& v) {
   });
 }
 Result<FragmentDeleteReq> decode_FragmentDeleteReq(Words body, const FrameLimits& limits) {
-  return decode_body<s::FragmentDeleteRequest>(
-      body, limits, [](s::FragmentDeleteRequest::Reader r) {
-        return FragmentDeleteReq{r.getHostId(), r.getEpoch(), r.getDisk(),
-                                 to_fragment_id(r.getId())};
-      });
+  return decode_body<
+      s::FragmentDeleteRequest>(body, limits, [](s::FragmentDeleteRequest::Reader r) {
+    return FragmentDeleteReq{r.getHostId(), r.getEpoch(), r.getDisk(), to_fragment_id(r.getId())};
+  });
 }
 
 Body encode(const DiskAdminReq& v) {
@@ -317,9 +321,14 @@ Result<DiskAdminReq> decode_DiskAdminReq(Words body, const FrameLimits& limits) 
         v.epoch = r.getEpoch();
         v.disk = r.getDisk();
         switch (r.getAction()) {
-          case s::DiskAction::FAIL: v.action = DiskActionValue::kFail; break;
-          case s::DiskAction::REPLACE: v.action = DiskActionValue::kReplace; break;
-          default: return invalid("unknown disk action");
+          case s::DiskAction::FAIL:
+            v.action = DiskActionValue::kFail;
+            break;
+          case s::DiskAction::REPLACE:
+            v.action = DiskActionValue::kReplace;
+            break;
+          default:
+            return invalid("unknown disk action");
         }
         return v;
       });
@@ -419,8 +428,7 @@ Result<IndexRemoveReq> decode_IndexRemoveReq(Words body, const FrameLimits& limi
 // --- registers -------------------------------------------------------------------------------
 
 Body encode(const RegisterGetReq& v) {
-  return build<s::RegisterGetRequest>(
-      [&](s::RegisterGetRequest::Builder b) { b.setName(v.name); });
+  return build<s::RegisterGetRequest>([&](s::RegisterGetRequest::Builder b) { b.setName(v.name); });
 }
 Result<RegisterGetReq> decode_RegisterGetReq(Words body, const FrameLimits& limits) {
   return decode_body<s::RegisterGetRequest>(
@@ -524,8 +532,7 @@ Result<StatusRep> decode_StatusRep(Words body, const FrameLimits& limits) {
         for (auto d : r.getDisks()) {
           ASSIGN_OR_RETURN(const DiskStateValue state, to_disk_state(d.getState()));
           v.disks.push_back(DiskInfoValue{d.getIndex(), state, d.getCapacityBytes(),
-                                          d.getSlotsTotal(), d.getSlotsUsed(),
-                                          d.getGeneration()});
+                                          d.getSlotsTotal(), d.getSlotsUsed(), d.getGeneration()});
         }
         for (auto n : r.getNvram()) {
           v.nvram.push_back(NvramUsageValue{n.getHostId(), n.getUsedBytes(), n.getCapacityBytes(),

@@ -20,7 +20,7 @@
 namespace splitarray::protocol {
 
 inline constexpr size_t kFingerprintBytes = 32;
-inline constexpr size_t kIndexBatchMax = 8192;        // fps per lookup/insert/remove request
+inline constexpr size_t kIndexBatchMax = 8192;  // fps per lookup/insert/remove request
 inline constexpr size_t kNvramRecordsPerAppendMax = 4096;
 inline constexpr size_t kRegisterNameBytesMaxWire = 256;
 inline constexpr size_t kRegisterValueBytesMaxWire = 64 * 1024;
@@ -179,8 +179,8 @@ struct StatusRep {
 using Body = kj::Array<capnp::word>;
 using Words = std::span<const capnp::word>;
 
-#define SA_SHELF_MESSAGE(Type)                                 \
-  Body encode(const Type& value);                              \
+#define SA_SHELF_MESSAGE(Type)    \
+  Body encode(const Type& value); \
   Result<Type> decode_##Type(Words body, const FrameLimits& limits)
 
 SA_SHELF_MESSAGE(NvramAppendReq);

@@ -187,4 +187,25 @@ Task<Result<void>> PosixStorage::remove(const std::string& path) {
   co_return co_await async::run_compute(blocking_io_, std::move(work));
 }
 
+Task<Result<void>> PosixStorage::make_directory(const std::string& path) {
+  auto work = [path]() -> Result<void> {
+    // Create each missing component, syncing its parent so the new entry is durable.
+    for (size_t at = 1; at <= path.size(); ++at) {
+      if (at != path.size() && path[at] != '/') continue;
+      const std::string prefix = path.substr(0, at);
+      if (::mkdir(prefix.c_str(), 0755) == 0) {
+        RETURN_IF_ERROR(sync_dir(parent_dir(prefix)));
+      } else if (errno != EEXIST) {
+        return errno_error(Code::kIo, "mkdir", prefix, errno);
+      }
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return make_error(Code::kInvalidArgument, path + " exists and is not a directory");
+    }
+    return ok_result();
+  };
+  co_return co_await async::run_compute(blocking_io_, std::move(work));
+}
+
 }  // namespace splitarray

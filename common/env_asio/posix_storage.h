@@ -17,6 +17,7 @@ class PosixStorage final : public Storage {
   Task<Result<std::unique_ptr<File>>> open(const std::string& path, FileOptions options) override;
   Task<Result<void>> rename(const std::string& from, const std::string& to) override;
   Task<Result<void>> remove(const std::string& path) override;
+  Task<Result<void>> make_directory(const std::string& path) override;
 
  private:
   ThreadPoolCompute& blocking_io_;

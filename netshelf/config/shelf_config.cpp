@@ -69,8 +69,8 @@ Result<std::vector<DiskConfig>> parse_disks(const json& root) {
     RETURN_IF_ERROR(only_keys(disks[i], where, {"path", "size_bytes"}));
     DiskConfig disk;
     ASSIGN_OR_RETURN(disk.path, get_string(disks[i], where, "path", std::nullopt));
-    ASSIGN_OR_RETURN(disk.size_bytes,
-                     get_u64(disks[i], where, "size_bytes", std::nullopt, kDiskMinBytes, UINT64_MAX));
+    ASSIGN_OR_RETURN(disk.size_bytes, get_u64(disks[i], where, "size_bytes", std::nullopt,
+                                              kDiskMinBytes, UINT64_MAX));
     if (!paths.insert(disk.path).second) return bad(where + ".path", "used twice: " + disk.path);
     out.push_back(std::move(disk));
   }
@@ -85,29 +85,32 @@ Result<NvramConfigFile> parse_nvram(const json& root) {
   ASSIGN_OR_RETURN(out.path, get_string(nvram, "nvram", "path", std::nullopt));
   ASSIGN_OR_RETURN(out.size_bytes,
                    get_u64(nvram, "nvram", "size_bytes", std::nullopt, kNvramMinBytes, UINT64_MAX));
-  ASSIGN_OR_RETURN(const uint64_t hosts, get_u64(nvram, "nvram", "hosts_max", 16, 1, kNvramHostsMax));
+  ASSIGN_OR_RETURN(const uint64_t hosts,
+                   get_u64(nvram, "nvram", "hosts_max", 16, 1, kNvramHostsMax));
   out.hosts_max = static_cast<uint32_t>(hosts);
   return out;
 }
 
 Result<ShelfConfig> parse_root(const json& root) {
-  RETURN_IF_ERROR(only_keys(root, "", {"cluster_id", "shelf_id", "listen", "disks",
-                                       "slot_payload_bytes", "nvram", "index_dir",
-                                       "registers_path", "log_level", "connections_max",
-                                       "inflight_per_connection_max"}));
+  RETURN_IF_ERROR(only_keys(
+      root, "",
+      {"cluster_id", "shelf_id", "listen", "disks", "slot_payload_bytes", "nvram", "index_dir",
+       "registers_path", "log_level", "connections_max", "inflight_per_connection_max"}));
   ShelfConfig config;
-  ASSIGN_OR_RETURN(const uint64_t cluster, get_u64(root, "", "cluster_id", std::nullopt, 1, UINT64_MAX));
+  ASSIGN_OR_RETURN(const uint64_t cluster,
+                   get_u64(root, "", "cluster_id", std::nullopt, 1, UINT64_MAX));
   config.cluster_id = ClusterId(cluster);
-  ASSIGN_OR_RETURN(const uint64_t shelf, get_u64(root, "", "shelf_id", std::nullopt, 1, UINT32_MAX));
+  ASSIGN_OR_RETURN(const uint64_t shelf,
+                   get_u64(root, "", "shelf_id", std::nullopt, 1, UINT32_MAX));
   config.shelf_id = ShelfId(static_cast<uint32_t>(shelf));
   ASSIGN_OR_RETURN(const std::string listen, get_string(root, "", "listen", std::nullopt));
   Result<Address> address = Address::parse(listen);
   if (!address.ok()) return bad("listen", address.error().message);
   config.listen = std::move(address).value();
   ASSIGN_OR_RETURN(config.disks, parse_disks(root));
-  ASSIGN_OR_RETURN(config.slot_payload_bytes,
-                   get_u64(root, "", "slot_payload_bytes", kDefaultSlotPayloadBytes, 4 * kKiB,
-                           16 * kMiB));
+  ASSIGN_OR_RETURN(
+      config.slot_payload_bytes,
+      get_u64(root, "", "slot_payload_bytes", kConfigSlotPayloadBytesDefault, 4 * kKiB, 16 * kMiB));
   if (config.slot_payload_bytes % (4 * kKiB) != 0) {
     return bad("slot_payload_bytes", "must be a multiple of 4096");
   }
@@ -118,8 +121,7 @@ Result<ShelfConfig> parse_root(const json& root) {
   if (!parse_log_level(level, &config.log_level)) {
     return bad("log_level", "must be debug, info, warn, error or off");
   }
-  ASSIGN_OR_RETURN(config.connections_max,
-                   get_u64(root, "", "connections_max", 1024, 1, 65536));
+  ASSIGN_OR_RETURN(config.connections_max, get_u64(root, "", "connections_max", 1024, 1, 65536));
   ASSIGN_OR_RETURN(config.inflight_per_connection_max,
                    get_u64(root, "", "inflight_per_connection_max", 256, 1, 65536));
   // Every file the shelf owns is distinct: two roles sharing one file would corrupt both.

@@ -27,7 +27,7 @@ inline constexpr size_t kDisksMax = 256;
 inline constexpr uint64_t kDiskMinBytes = 16 * kMiB;
 inline constexpr uint64_t kNvramMinBytes = 1 * kMiB;
 inline constexpr uint32_t kNvramHostsMax = 1024;
-inline constexpr uint64_t kDefaultSlotPayloadBytes = 1 * kMiB;
+inline constexpr uint64_t kConfigSlotPayloadBytesDefault = 1 * kMiB;
 inline constexpr size_t kConfigMaxBytes = 1 * kMiB;
 
 struct DiskConfig {
@@ -46,7 +46,7 @@ struct ShelfConfig {
   ShelfId shelf_id;
   Address listen;
   std::vector<DiskConfig> disks;
-  uint64_t slot_payload_bytes = kDefaultSlotPayloadBytes;  // fragment payload per slot
+  uint64_t slot_payload_bytes = kConfigSlotPayloadBytesDefault;  // fragment payload per slot
   NvramConfigFile nvram;
   std::string index_dir;
   std::string registers_path;

@@ -175,8 +175,9 @@ Task<RowResult> run_rpc_row(Env& env, Address server, RowSpec spec, double secon
   for (size_t w = 0; w < spec.depth; ++w) {
     payloads.push_back(make_payload(spec.size_bytes, kRpcPayloadSeedBase + w));
   }
-  Result<std::unique_ptr<protocol::RpcClient>> client = co_await protocol::RpcClient::connect(
-      env, server, protocol::RpcClientOptions{}, kConnectTimeout);
+  const protocol::RpcClientOptions options;
+  Result<std::unique_ptr<protocol::RpcClient>> client =
+      co_await protocol::RpcClient::connect(env, server, options, kConnectTimeout);
   if (!client.ok()) fail("rpc connect: " + client.error().to_string());
 
   const Window window = make_window(seconds_per_row);  // starts once connected, payloads ready

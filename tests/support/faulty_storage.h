@@ -16,11 +16,11 @@
 namespace splitarray::testing {
 
 struct FilePlan {
-  int fail_writes = 0;        // the next N write_at calls fail with kIo (nothing written)
-  int fail_reads = 0;         // the next N read_at calls fail with kIo
-  int fail_flushes = 0;       // the next N flush calls fail with kIo and mark the file failed
+  int fail_writes = 0;   // the next N write_at calls fail with kIo (nothing written)
+  int fail_reads = 0;    // the next N read_at calls fail with kIo
+  int fail_flushes = 0;  // the next N flush calls fail with kIo and mark the file failed
   int64_t misdirect_next_write_by = 0;  // nonzero: the next write lands this many bytes away
-  uint64_t writes = 0;        // counters, for assertions
+  uint64_t writes = 0;                  // counters, for assertions
   uint64_t flushes = 0;
 };
 
@@ -89,14 +89,16 @@ class FaultyStorage final : public Storage {
     if (!opened.ok()) co_return std::move(opened).take_error();
     auto& slot = plans_[path];
     if (!slot) slot = std::make_shared<FilePlan>();
-    co_return std::unique_ptr<File>(
-        std::make_unique<FaultyFile>(std::move(opened).value(), slot));
+    co_return std::unique_ptr<File>(std::make_unique<FaultyFile>(std::move(opened).value(), slot));
   }
   Task<Result<void>> rename(const std::string& from, const std::string& to) override {
     co_return co_await inner_.rename(from, to);
   }
   Task<Result<void>> remove(const std::string& path) override {
     co_return co_await inner_.remove(path);
+  }
+  Task<Result<void>> make_directory(const std::string& path) override {
+    co_return co_await inner_.make_directory(path);
   }
 
  private:

@@ -11,8 +11,8 @@ Rules (each table entry below carries the reason it exists):
                   common/env_asio/ and main.cpp files (STYLE.md "Determinism"; sim/ depends on it)
   wall-sleep      tests never sleep on wall time (STYLE.md "Tests"), except an allow-list
   layering        common <- protocol <- {netshelf, hostdriver} <- sim <- tests
-  coroutine-lambda  no lambda that captures by value created inside a co_await expression
-                  (GCC 12 destroys such a temporary twice: name the lambda first)
+  coroutine-lambda  no capturing lambda or brace-initialized temporary created inside a co_await
+                  expression (GCC 12 destroys such a temporary twice: name it first)
   file-size       no source file over 800 lines
   readme          every top-level folder has a README.md
   top-level       the top level holds only the fixed set of entries
@@ -323,13 +323,20 @@ def check_cxx_file(rel, text):
     return violations
 
 
-# GCC 12 destroys a capturing lambda temporary that is created inside a co_await expression
-# twice (a double free; reproduced under ASan with Boost.Asio awaitables). Name it first:
+# GCC 12 destroys temporaries created by braces inside a co_await expression twice: capturing
+# lambdas and brace-initialized objects (`Address{"h", 1}`, `Req{v, name}`), even when they are
+# arguments of an ordinary function inside the awaited call (double free; reproduced under ASan
+# with Boost.Asio awaitables). Name them first:
 #   auto work = [x] { ... };  co_await run_compute(pool, std::move(work));
-# Captures that are only references (&, &name, this) hold nothing to destroy, so they pass.
+#   const Address address{"h", 1};  co_await connect(address);
+# Lambdas capturing only references (&, &name, this) hold nothing to destroy, so they pass.
 _CO_AWAIT = re.compile(r"\bco_await\b")
 _LAMBDA_INTRO = re.compile(r"\[([^\[\]]*)\]\s*(?:\(|\{|mutable\b|->)")
 _REFERENCE_CAPTURE = re.compile(r"\s*(?:&\s*\w*|this)\s*")
+# `Name{` or `ns::Name<T>{` (a braced temporary); not control-flow keywords.
+_BRACED_TEMPORARY = re.compile(r"(?<![\w.>])((?:\w+::)*[A-Za-z_]\w*(?:<[^<>;]*>)?)\s*\{")
+_NOT_A_TYPE = {"if", "for", "while", "switch", "return", "else", "do", "try", "co_return",
+               "co_await", "mutable"}
 
 
 def check_coroutine_lambdas(rel, code):
@@ -338,16 +345,36 @@ def check_coroutine_lambdas(rel, code):
     for m in _CO_AWAIT.finditer(code):
         end = code.find(";", m.end())
         statement = code[m.end():end if end >= 0 else len(code)]
+        found = None
         for lam in _LAMBDA_INTRO.finditer(statement):
             captures = [c for c in lam.group(1).split(",") if c.strip()]
             if not captures or all(_REFERENCE_CAPTURE.fullmatch(c) for c in captures):
                 continue
-            line = code.count("\n", 0, m.end() + lam.start()) + 1
+            found = (lam.start(), f"[{lam.group(1).strip()}] lambda")
+            break
+        if found is None:
+            for brace in _BRACED_TEMPORARY.finditer(statement):
+                name = brace.group(1)
+                if name.split("::")[-1].split("<")[0] in _NOT_A_TYPE:
+                    continue
+                # A lambda's own `-> Type {` body is not a temporary.
+                if re.search(r"->\s*$", statement[:brace.start()]):
+                    continue
+                found = (brace.start(), f"{name}{{...}} temporary")
+                break
+        if found is None:
+            # GCC 12 also miscompiles co_await inside a conditional expression (double free).
+            start = max(code.rfind(c, 0, m.start()) for c in ";{}") + 1
+            if "?" in code[start:m.start()]:
+                found = (-len("co_await"), "co_await inside ?: (use if/else)")
+        if found is not None:
+            line = code.count("\n", 0, m.end() + found[0]) + 1
+            if any(v.line == line for v in violations):
+                continue  # one report per line
+            what = found[1] if "?:" in found[1] else found[1] + " inside co_await"
             violations.append(Violation(
                 rel, line, "coroutine-lambda",
-                f"[{lam.group(1).strip()}] lambda inside co_await: GCC 12 destroys it twice; "
-                "name it first"))
-            break
+                f"{what}: GCC 12 destroys a temporary twice; name it first"))
     return violations
 
 

@@ -292,6 +292,21 @@ class CoroutineLambdaTest(TreeTest):
                            "}\n")
                 self.assert_fires("coroutine-lambda", f"{area}/x.cpp", 3)  # the lambda's line
 
+    def test_braced_temporary_inside_co_await_fires(self):
+        for text in ('  auto c = co_await connect(env, Address{"h", 1});\n',
+                     '  auto r = co_await rpc.call(1, encode(NvramReadReq{host, from}), {});\n',
+                     '  auto r = co_await f(ns::Opts<int>{.x = 1});\n'):
+            with self.subTest(text=text):
+                self.fresh()
+                self.write("protocol/x.cpp", "Task<void> f() {\n" + text + "}\n")
+                self.assert_fires("coroutine-lambda", "protocol/x.cpp", 2)
+
+    def test_co_await_inside_conditional_fires(self):
+        self.write("netshelf/x.cpp", "Task<int> f(bool b) {\n"
+                   "  auto r = b ? co_await g() : co_await h();\n"
+                   "  co_return r;\n}\n")
+        self.assert_fires("coroutine-lambda", "netshelf/x.cpp", 2)
+
     def test_named_or_reference_lambdas_pass(self):
         self.write("common/x.cpp",
                    "Task<int> f(std::string p) {\n"
@@ -300,6 +315,12 @@ class CoroutineLambdaTest(TreeTest):
                    "  int b = co_await g([&]() { return 1; });\n"
                    "  int c = co_await g([&x, this]() { return 1; });\n"
                    "  co_await h(v[i]);\n"
+                   "  const Address address{\"h\", 1};\n"
+                   "  co_await connect(address);\n"
+                   "  for (auto& c : clients) {\n"
+                   "    co_await c->close();\n"
+                   "  }\n"
+                   "  if (x) { co_await y(); }\n"
                    "  co_return a + b + c;\n"
                    "}\n")
         self.assert_clean()

@@ -71,6 +71,12 @@ TEST_CASE(
     CHECK_FALSE(std::filesystem::exists(dir.path + "/a.tmp"));
     REQUIRE((co_await env.storage.remove(dir.path + "/a")).ok());
     CHECK((co_await env.storage.remove(dir.path + "/a")).code() == Code::kNotFound);
+    REQUIRE((co_await env.storage.make_directory(dir.path + "/x/y/z")).ok());
+    CHECK(std::filesystem::is_directory(dir.path + "/x/y/z"));
+    CHECK((co_await env.storage.make_directory(dir.path + "/x/y/z")).ok());  // idempotent
+    auto file = co_await env.storage.open(dir.path + "/f", {.create = true});
+    REQUIRE(file.ok());
+    CHECK((co_await env.storage.make_directory(dir.path + "/f")).code() == Code::kInvalidArgument);
   };
   run_task(io, body());
 }

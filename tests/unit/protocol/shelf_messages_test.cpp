@@ -107,17 +107,19 @@ TEST_CASE("protocol/shelf_messages: every request and reply round-trips") {
 TEST_CASE("protocol/shelf_messages: decoders enforce limits and shapes as kProtocol") {
   const FrameLimits limits;
   // A fingerprint of the wrong size.
-  auto short_fp = encode_body<schema::IndexLookupRequest>([](schema::IndexLookupRequest::Builder b) {
-    auto list = b.initFingerprints(1);
-    uint8_t bytes[31] = {};
-    list.set(0, capnp::Data::Reader(bytes, sizeof bytes));
-  });
+  auto short_fp =
+      encode_body<schema::IndexLookupRequest>([](schema::IndexLookupRequest::Builder b) {
+        auto list = b.initFingerprints(1);
+        uint8_t bytes[31] = {};
+        list.set(0, capnp::Data::Reader(bytes, sizeof bytes));
+      });
   CHECK(decode_IndexLookupReq(words(short_fp), limits).code() == Code::kProtocol);
   // Fingerprints and locations of different counts.
-  auto mismatch = encode_body<schema::IndexInsertRequest>([](schema::IndexInsertRequest::Builder b) {
-    b.initFingerprints(2);
-    b.initLocations(1);
-  });
+  auto mismatch =
+      encode_body<schema::IndexInsertRequest>([](schema::IndexInsertRequest::Builder b) {
+        b.initFingerprints(2);
+        b.initLocations(1);
+      });
   CHECK(decode_IndexInsertReq(words(mismatch), limits).code() == Code::kProtocol);
   // Too many fingerprints in one batch.
   IndexLookupReq big;

@@ -29,7 +29,7 @@ TEST_CASE("netshelf/config: a valid file parses, with defaults for optional keys
   REQUIRE(config->disks.size() == 2);
   CHECK(config->disks[1].path == "/s/d1");
   CHECK(config->nvram.hosts_max == 16);
-  CHECK(config->slot_payload_bytes == kDefaultSlotPayloadBytes);
+  CHECK(config->slot_payload_bytes == kConfigSlotPayloadBytesDefault);
   CHECK(config->log_level == LogLevel::kInfo);
 }
 

@@ -1,0 +1,313 @@
+#include "netshelf/service/shelf_handler.h"
+
+#include <cstring>
+
+#include "common/crc32c.h"
+
+namespace splitarray::netshelf {
+namespace {
+
+using protocol::Frame;
+using protocol::FrameLimits;
+using protocol::Reply;
+
+// Connections remembered for host attribution; beyond this the oldest entries are dropped.
+constexpr size_t kConnectionHostsMax = 65536;
+
+Reply reply_of(protocol::Body body, std::vector<uint8_t> payload = {}) {
+  return Reply{std::move(body), std::move(payload)};
+}
+
+protocol::FragmentId fragment_id(const protocol::FragmentIdValue& v) {
+  return protocol::FragmentId{ContainerId(v.container_id), v.index, v.generation};
+}
+
+index::Fingerprint to_index_fp(const protocol::Fingerprint& fp) {
+  index::Fingerprint out;
+  out.bytes = fp;
+  return out;
+}
+
+protocol::ChunkLocation to_wire(const index::ChunkLocation& l) {
+  return protocol::ChunkLocation{l.container.value(), l.offset, l.length};
+}
+
+protocol::RegisterValueRep to_wire(const RegisterValue& v) {
+  return protocol::RegisterValueRep{v.exists, v.value, v.version, v.epoch.value()};
+}
+
+}  // namespace
+
+Task<Result<Reply>> ShelfHandler::handle(protocol::RequestContext& context, Frame request) {
+  const TimePoint start = env_.clock.now();
+  const uint64_t bytes_in = request.body_bytes().size() + request.payload.size();
+  auto known = connection_host_.find(context.connection_id);
+  HostId host = known != connection_host_.end() ? known->second : HostId(0);
+  Result<Reply> reply = co_await dispatch(context, request, host);
+  if (host != HostId(0)) {
+    if (connection_host_.size() >= kConnectionHostsMax)
+      connection_host_.erase(connection_host_.begin());
+    connection_host_[context.connection_id] = host;
+  }
+  const uint64_t bytes_out =
+      reply.ok() ? reply->body.size() * sizeof(capnp::word) + reply->payload.size() : 0;
+  stats_.record(host, bytes_in, bytes_out, !reply.ok(), env_.clock.now() - start);
+  co_return reply;
+}
+
+Task<Result<Reply>> ShelfHandler::dispatch(protocol::RequestContext& context, Frame& request,
+                                           HostId& host) {
+  using protocol::MessageType;
+  switch (context.type) {
+    case MessageType::kNvramAppend:
+      co_return co_await nvram_append(request, host);
+    case MessageType::kNvramRead:
+      co_return co_await nvram_read(request, host);
+    case MessageType::kNvramTrim:
+      co_return co_await nvram_trim(request, host);
+    case MessageType::kNvramUsage:
+      co_return nvram_usage(request);
+    case MessageType::kFragmentWrite:
+      co_return co_await fragment_write(request, host);
+    case MessageType::kFragmentRead:
+      co_return co_await fragment_read(request);
+    case MessageType::kFragmentDelete:
+      co_return co_await fragment_delete(request, host);
+    case MessageType::kDiskAdmin:
+      co_return co_await disk_admin(request);
+    case MessageType::kIndexLookup:
+      co_return co_await index_lookup(request);
+    case MessageType::kIndexInsert:
+      co_return co_await index_insert(request, host);
+    case MessageType::kIndexRemove:
+      co_return co_await index_remove(request, host);
+    case MessageType::kRegisterGet:
+      co_return co_await register_get(request);
+    case MessageType::kRegisterCas:
+      co_return co_await register_cas(request);
+    case MessageType::kStatus:
+    case MessageType::kDiskList:
+      co_return status();
+    case MessageType::kEcho:
+    case MessageType::kCancel:
+      break;
+  }
+  co_return make_error(Code::kInvalidArgument, "the shelf does not serve this message type");
+}
+
+// --- NVRAM ------------------------------------------------------------------------------------
+
+Task<Result<Reply>> ShelfHandler::nvram_append(Frame& request, HostId& host) {
+  CO_ASSIGN_OR_RETURN(const protocol::NvramAppendReq req,
+                      protocol::decode_NvramAppendReq(request.body_words(), FrameLimits{}));
+  host = HostId(req.host_id);
+  // The lengths must carve the payload exactly: no record may run past it or leave bytes over.
+  std::vector<std::span<const uint8_t>> records;
+  size_t at = 0;
+  for (uint32_t length : req.record_lengths) {
+    if (length > request.payload.size() - at) {
+      co_return make_error(Code::kInvalidArgument, "record lengths exceed the payload");
+    }
+    records.emplace_back(request.payload.data() + at, length);
+    at += length;
+  }
+  if (at != request.payload.size()) {
+    co_return make_error(Code::kInvalidArgument, "payload bytes beyond the listed records");
+  }
+  CO_ASSIGN_OR_RETURN(const nvram::AppendResult appended,
+                      co_await shelf_.nvram().append(host, Epoch(req.epoch), records));
+  co_return reply_of(protocol::encode(protocol::NvramAppendRep{
+      appended.first_sequence, appended.used_bytes, appended.capacity_bytes}));
+}
+
+Task<Result<Reply>> ShelfHandler::nvram_read(Frame& request, HostId& host) {
+  CO_ASSIGN_OR_RETURN(const protocol::NvramReadReq req,
+                      protocol::decode_NvramReadReq(request.body_words(), FrameLimits{}));
+  if (host == HostId(0)) host = HostId(req.host_id);
+  // One reply must fit one frame payload.
+  const uint64_t max_bytes = std::min<uint64_t>(
+      req.max_bytes == 0 ? protocol::kPayloadMaxBytes : req.max_bytes, protocol::kPayloadMaxBytes);
+  Result<nvram::ReadResult> read_result =
+      co_await shelf_.nvram().read(HostId(req.host_id), req.from_sequence, max_bytes);
+  if (!read_result.ok() && read_result.code() == Code::kNotFound &&
+      !shelf_.nvram().usage(HostId(req.host_id)).ok()) {
+    // A host that never appended has an empty log, not a missing one.
+    co_return reply_of(protocol::encode(protocol::NvramReadRep{req.from_sequence, {}, 1}));
+  }
+  CO_ASSIGN_OR_RETURN(nvram::ReadResult read, std::move(read_result));
+  protocol::NvramReadRep rep;
+  rep.first_sequence = read.records.empty() ? req.from_sequence : read.records.front().sequence;
+  rep.next_sequence = read.next_sequence;
+  std::vector<uint8_t> payload;
+  for (const nvram::LogRecord& record : read.records) {
+    if (payload.size() + record.bytes.size() > protocol::kPayloadMaxBytes) break;
+    rep.record_lengths.push_back(static_cast<uint32_t>(record.bytes.size()));
+    payload.insert(payload.end(), record.bytes.begin(), record.bytes.end());
+  }
+  co_return reply_of(protocol::encode(rep), std::move(payload));
+}
+
+Task<Result<Reply>> ShelfHandler::nvram_trim(Frame& request, HostId& host) {
+  CO_ASSIGN_OR_RETURN(const protocol::NvramTrimReq req,
+                      protocol::decode_NvramTrimReq(request.body_words(), FrameLimits{}));
+  host = HostId(req.host_id);
+  CO_RETURN_IF_ERROR(co_await shelf_.nvram().trim(host, Epoch(req.epoch), req.through_sequence));
+  co_return reply_of(protocol::encode_empty());
+}
+
+Result<Reply> ShelfHandler::nvram_usage(Frame& request) {
+  ASSIGN_OR_RETURN(const protocol::NvramUsageValue req,
+                   protocol::decode_NvramUsageValue(request.body_words(), FrameLimits{}));
+  ASSIGN_OR_RETURN(const nvram::LogUsage usage, shelf_.nvram().usage(HostId(req.host_id)));
+  return reply_of(protocol::encode(
+      protocol::NvramUsageValue{req.host_id, usage.used_bytes, usage.capacity_bytes,
+                                usage.first_sequence, usage.next_sequence}));
+}
+
+// --- fragments and disks -------------------------------------------------------------------
+
+Task<Result<Reply>> ShelfHandler::fragment_write(Frame& request, HostId& host) {
+  CO_ASSIGN_OR_RETURN(const protocol::FragmentWriteReq req,
+                      protocol::decode_FragmentWriteReq(request.body_words(), FrameLimits{}));
+  host = HostId(req.host_id);
+  CO_RETURN_IF_ERROR(shelf_.check_fence(host, Epoch(req.epoch)));
+  // The frame's data CRC covered transit; this one is the host's end-to-end claim.
+  if (crc32c(request.payload) != req.crc32c) {
+    co_return make_error(Code::kCorruption, "fragment bytes do not match the request's CRC");
+  }
+  CO_ASSIGN_OR_RETURN(Disk* const disk, shelf_.disks().disk(DiskIndex(req.disk)));
+  CO_RETURN_IF_ERROR(co_await disk->write_fragment(fragment_id(req.id), request.payload));
+  co_return reply_of(protocol::encode_empty());
+}
+
+Task<Result<Reply>> ShelfHandler::fragment_read(Frame& request) {
+  CO_ASSIGN_OR_RETURN(const protocol::FragmentReadReq req,
+                      protocol::decode_FragmentReadReq(request.body_words(), FrameLimits{}));
+  CO_ASSIGN_OR_RETURN(Disk* const disk, shelf_.disks().disk(DiskIndex(req.disk)));
+  // (if/else, not ?: — GCC 12 miscompiles co_await inside a conditional expression.)
+  Result<std::vector<uint8_t>> bytes = make_error(Code::kInvalidArgument, "unread");
+  if (req.length == 0) {
+    bytes = co_await disk->read_fragment(fragment_id(req.id));
+  } else {
+    bytes = co_await disk->read_range(fragment_id(req.id), req.offset, req.length);
+  }
+  if (!bytes.ok()) co_return std::move(bytes).take_error();
+  const uint32_t crc = crc32c(*bytes);
+  co_return reply_of(protocol::encode(protocol::FragmentReadRep{crc}), std::move(bytes).value());
+}
+
+Task<Result<Reply>> ShelfHandler::fragment_delete(Frame& request, HostId& host) {
+  CO_ASSIGN_OR_RETURN(const protocol::FragmentDeleteReq req,
+                      protocol::decode_FragmentDeleteReq(request.body_words(), FrameLimits{}));
+  host = HostId(req.host_id);
+  CO_RETURN_IF_ERROR(shelf_.check_fence(host, Epoch(req.epoch)));
+  CO_ASSIGN_OR_RETURN(Disk* const disk, shelf_.disks().disk(DiskIndex(req.disk)));
+  CO_RETURN_IF_ERROR(co_await disk->delete_fragment(fragment_id(req.id)));
+  co_return reply_of(protocol::encode_empty());
+}
+
+Task<Result<Reply>> ShelfHandler::disk_admin(Frame& request) {
+  CO_ASSIGN_OR_RETURN(const protocol::DiskAdminReq req,
+                      protocol::decode_DiskAdminReq(request.body_words(), FrameLimits{}));
+  const DiskIndex index(req.disk);
+  if (req.action == protocol::DiskActionValue::kFail) {
+    CO_ASSIGN_OR_RETURN(Disk* const disk, shelf_.disks().disk(index));
+    CO_RETURN_IF_ERROR(co_await disk->fail("failed by admin request"));
+  } else {
+    if (index.value() >= shelf_.config().disks.size()) {
+      co_return make_error(Code::kNotFound, "no disk " + std::to_string(req.disk));
+    }
+    const DiskConfig& configured = shelf_.config().disks[index.value()];
+    CO_RETURN_IF_ERROR(
+        co_await shelf_.disks().replace(index, configured.path, configured.size_bytes));
+  }
+  env_.log.warn("shelf.disk_admin",
+                {{"disk", req.disk},
+                 {"action", req.action == protocol::DiskActionValue::kFail ? "fail" : "replace"}});
+  co_return reply_of(protocol::encode_empty());
+}
+
+// --- index -----------------------------------------------------------------------------------
+
+Task<Result<Reply>> ShelfHandler::index_lookup(Frame& request) {
+  CO_ASSIGN_OR_RETURN(const protocol::IndexLookupReq req,
+                      protocol::decode_IndexLookupReq(request.body_words(), FrameLimits{}));
+  std::vector<index::Fingerprint> fps;
+  fps.reserve(req.fingerprints.size());
+  for (const auto& fp : req.fingerprints) fps.push_back(to_index_fp(fp));
+  CO_ASSIGN_OR_RETURN(const std::vector<index::LookupResult> found, shelf_.index().lookup(fps));
+  protocol::IndexLookupRep rep;
+  for (const index::LookupResult& r : found) {
+    rep.found.push_back(r.found);
+    rep.locations.push_back(to_wire(r.location));
+  }
+  co_return reply_of(protocol::encode(rep));
+}
+
+Task<Result<Reply>> ShelfHandler::index_insert(Frame& request, HostId& host) {
+  CO_ASSIGN_OR_RETURN(protocol::IndexInsertReq req,
+                      protocol::decode_IndexInsertReq(request.body_words(), FrameLimits{}));
+  host = HostId(req.host_id);
+  CO_RETURN_IF_ERROR(shelf_.check_fence(host, Epoch(req.epoch)));
+  std::vector<index::IndexEntry> entries;
+  entries.reserve(req.fingerprints.size());
+  for (size_t i = 0; i < req.fingerprints.size(); ++i) {
+    const protocol::ChunkLocation& l = req.locations[i];
+    entries.push_back(
+        index::IndexEntry{to_index_fp(req.fingerprints[i]),
+                          index::ChunkLocation{ContainerId(l.container_id), l.offset, l.length}});
+  }
+  CO_ASSIGN_OR_RETURN(const std::vector<index::InsertResult> results,
+                      co_await shelf_.index().insert(std::move(entries)));
+  protocol::IndexInsertRep rep;
+  for (const index::InsertResult& r : results) {
+    rep.inserted.push_back(r.inserted);
+    rep.existing.push_back(to_wire(r.existing));
+  }
+  // Keep recovery short: snapshot when the log has grown (one at a time).
+  if (shelf_.index().snapshot_due() && !snapshotting_) {
+    snapshotting_ = true;
+    Result<void> snap = co_await shelf_.index().snapshot();
+    snapshotting_ = false;
+    if (!snap.ok())
+      env_.log.error("shelf.index_snapshot_failed", {{"error", snap.error().to_string()}});
+  }
+  co_return reply_of(protocol::encode(rep));
+}
+
+Task<Result<Reply>> ShelfHandler::index_remove(Frame& request, HostId& host) {
+  CO_ASSIGN_OR_RETURN(protocol::IndexRemoveReq req,
+                      protocol::decode_IndexRemoveReq(request.body_words(), FrameLimits{}));
+  host = HostId(req.host_id);
+  CO_RETURN_IF_ERROR(shelf_.check_fence(host, Epoch(req.epoch)));
+  std::vector<index::Fingerprint> fps;
+  for (const auto& fp : req.fingerprints) fps.push_back(to_index_fp(fp));
+  CO_ASSIGN_OR_RETURN(const std::vector<index::LookupResult> removed,
+                      co_await shelf_.index().remove(std::move(fps)));
+  (void)removed;  // removing an absent fp is not an error (idempotent GC)
+  co_return reply_of(protocol::encode_empty());
+}
+
+// --- registers and status ---------------------------------------------------------------------
+
+Task<Result<Reply>> ShelfHandler::register_get(Frame& request) {
+  CO_ASSIGN_OR_RETURN(protocol::RegisterGetReq req,
+                      protocol::decode_RegisterGetReq(request.body_words(), FrameLimits{}));
+  CO_ASSIGN_OR_RETURN(const RegisterValue value,
+                      co_await shelf_.registers().get(std::move(req.name)));
+  co_return reply_of(protocol::encode(to_wire(value)));
+}
+
+Task<Result<Reply>> ShelfHandler::register_cas(Frame& request) {
+  CO_ASSIGN_OR_RETURN(protocol::RegisterCasReq req,
+                      protocol::decode_RegisterCasReq(request.body_words(), FrameLimits{}));
+  CO_ASSIGN_OR_RETURN(const CasOutcome outcome, co_await shelf_.registers().compare_and_swap(
+                                                    std::move(req.name), req.expected_version,
+                                                    std::move(req.new_value), Epoch(req.epoch)));
+  co_return reply_of(
+      protocol::encode(protocol::RegisterCasRep{outcome.swapped, to_wire(outcome.current)}));
+}
+
+Result<Reply> ShelfHandler::status() { return reply_of(protocol::encode(shelf_.status(stats_))); }
+
+}  // namespace splitarray::netshelf
