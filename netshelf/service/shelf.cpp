@@ -94,6 +94,16 @@ Task<Result<std::unique_ptr<Shelf>>> Shelf::open(Env& env, ShelfConfig config) {
   for (const DiskInfo& info : shelf->disks_->infos()) {
     if (info.state == DiskState::kFailed) {
       env.log.warn("shelf.disk_failed", {{"disk", info.index.value()}, {"reason", info.failure}});
+      continue;
+    }
+    // A disk formatted at another size than the config says is a config error, not a fault.
+    const uint64_t configured = c.disks[info.index.value()].size_bytes;
+    if (info.capacity_bytes != configured) {
+      co_return make_error(Code::kInvalidArgument,
+                           "config: disks[" + std::to_string(info.index.value()) + "] (" +
+                               c.disks[info.index.value()].path + "): size_bytes is " +
+                               std::to_string(configured) + " but the disk was formatted with " +
+                               std::to_string(info.capacity_bytes));
     }
   }
   CO_ASSIGN_OR_RETURN(shelf->nvram_,

@@ -1,0 +1,796 @@
+// tests/bench/shelf_bench.cpp
+// Shelf benchmark: a real `netshelf` process (formatted fresh in a temp state dir), driven over
+// loopback TCP by protocol::ShelfClient, next to the raw file system measured in the same run:
+//   - NVRAM append (4 KiB / 64 KiB records, 1 and 8 appenders) vs a pwrite+fdatasync loop;
+//   - fragment write/read (1 MiB, 4 in flight) vs sequential 1 MiB pwrite+fdatasync / pread;
+//   - the RPC round trip alone (nvram_usage, no I/O), to show where append latency goes.
+//
+// Appenders: 8 coroutines on ONE connection, all appending for ONE host (a fresh host id per
+// row), as a host driver would. A worker whose append reply shows the ring over half full trims
+// through the sequence it was just acknowledged; trims run inside the window (so ops/s pays for
+// them honestly) but a trim's own time is not recorded as append latency.
+// Verification while measuring: append acks are in sequence order per worker and sequences are
+// contiguous from 1 with no duplicates; after each row every untrimmed record is read back and
+// compared. Every fragment read back is checked (verify_fragment, identity, and CRC32C of the
+// whole fragment against the one written); device reads are checked per 1 MiB block. Any
+// mismatch aborts (bench::fail).
+// Reads are cold: page cache of the files is dropped (POSIX_FADV_DONTNEED) before each read row,
+// and each read row reads its data set at most once (it may end early when the set runs out).
+//
+// usage: shelf_bench [--seconds N] [--quick] [--dir DIR]   (state dir is made inside DIR, /tmp)
+// Output: a table, then one JSON object as the last line of stdout.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/async/task_group.h"
+#include "common/crc32c.h"
+#include "common/endian.h"
+#include "common/env_asio/asio_env.h"
+#include "common/prng.h"
+#include "protocol/fragment_header.h"
+#include "protocol/shelf_client.h"
+#include "tests/bench/bench_report.h"
+
+namespace splitarray::bench {
+namespace {
+
+using protocol::ShelfClient;
+
+constexpr Epoch kEpoch{1};
+constexpr HostId kFragmentHost{1};
+constexpr uint32_t kGeneration = 1;
+constexpr size_t kFragmentPayloadBytes = 1 * kMiB;
+constexpr size_t kFragmentsInflight = 4;
+constexpr size_t kTagBytes = 8;                     // each record/fragment starts with its tag
+constexpr uint64_t kTagWorkerShift = 40;            // record tag = worker << shift | n (n >= 1)
+constexpr uint32_t kReadChunkBytes = 1 * kMiB;      // NVRAM read-back reply size
+constexpr uint64_t kSeedBase = 0x5348454C46000000;  // "SHELF"
+constexpr std::chrono::seconds kStartTimeout{20};
+constexpr std::chrono::seconds kStopTimeout{30};
+constexpr double kSlotFillFraction = 0.9;  // fragment writes stop before the disks fill
+
+// Sizes of the shelf's files and of the device files; --quick keeps everything small.
+struct Layout {
+  int disks = 4;
+  uint64_t disk_bytes = 0;
+  uint64_t nvram_bytes = 0;
+  uint32_t hosts_max = 16;
+  uint64_t device_seq_max_bytes = 0;  // the sequential device file wraps here
+  uint64_t ring_bytes() const { return nvram_bytes / hosts_max; }
+};
+
+Layout layout_for(bool quick) {
+  Layout layout;
+  layout.disk_bytes = quick ? 64 * kMiB : 1 * kGiB;  // sparse files
+  layout.nvram_bytes = quick ? 64 * kMiB : 256 * kMiB;
+  layout.device_seq_max_bytes = quick ? 256 * kMiB : 4 * kGiB;
+  return layout;
+}
+
+struct Options {
+  BenchOptions bench;
+  std::string base_dir;
+};
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      options.base_dir = argv[++i];
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  options.bench = parse_bench_options(static_cast<int>(rest.size()), rest.data());
+  if (options.base_dir.empty()) options.base_dir = std::filesystem::temp_directory_path();
+  return options;
+}
+
+std::string errno_text(const char* what, const std::string& path) {
+  return std::string(what) + " " + path + ": " + std::strerror(errno);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement: like RowRecorder, but a row may end early when its data set runs out; then the
+// rate is taken over [measure_start, last completion] instead of the whole window.
+
+class Recorder final {
+ public:
+  Recorder(Window window, size_t bytes_per_op) : window_(window), bytes_per_op_(bytes_per_op) {
+    ASSERT(window_.measure_start < window_.measure_end);
+  }
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  void record(BenchClock::time_point sent, BenchClock::time_point done) {
+    ASSERT(sent <= done);
+    if (!window_.contains(done)) return;
+    latencies_ns_.push_back(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(done - sent).count());
+    last_done_ = std::max(last_done_, done);
+  }
+  void set_exhausted() { exhausted_ = true; }
+
+  RowResult result(const std::string& row) const {
+    if (latencies_ns_.empty()) fail(row + ": no operation completed inside the window");
+    RowResult r;
+    r.messages = latencies_ns_.size();
+    const auto end = exhausted_ ? last_done_ : window_.measure_end;
+    r.seconds = std::chrono::duration<double>(end - window_.measure_start).count();
+    ASSERT(r.seconds > 0);
+    r.msgs_per_s = static_cast<double>(r.messages) / r.seconds;
+    r.mbps = r.msgs_per_s * static_cast<double>(bytes_per_op_) / 1e6;
+    std::vector<int64_t> sorted = latencies_ns_;
+    std::sort(sorted.begin(), sorted.end());
+    r.p50_us = static_cast<double>(nearest_rank(sorted, 50)) / 1e3;
+    r.p99_us = static_cast<double>(nearest_rank(sorted, 99)) / 1e3;
+    return r;
+  }
+
+ private:
+  static int64_t nearest_rank(const std::vector<int64_t>& sorted, size_t percent) {
+    const size_t rank = (sorted.size() * percent + 99) / 100;
+    return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+  }
+
+  const Window window_;
+  const size_t bytes_per_op_;
+  std::vector<int64_t> latencies_ns_;
+  BenchClock::time_point last_done_{};
+  bool exhausted_ = false;
+};
+
+// A window without warmup, for rows whose first operations are as representative as any.
+Window window_now(double seconds) {
+  const auto start = BenchClock::now();
+  const auto length =
+      std::chrono::duration_cast<BenchClock::duration>(std::chrono::duration<double>(seconds));
+  return Window{start, start + length};
+}
+
+struct Row {
+  std::string name;  // table
+  std::string key;   // JSON prefix
+  RowResult result;
+  std::string note;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The netshelf process. Started with fork + PR_SET_PDEATHSIG so that it dies with us even when
+// a failed check aborts this program (bench::fail calls abort: no destructors run).
+
+pid_t spawn(const std::vector<std::string>& args, const std::string& log_path) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) fail(errno_text("open", log_path));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) fail(errno_text("fork", args[0]));
+  if (pid == 0) {  // child: async-signal-safe calls only
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
+
+// Exit status (128 + signal when killed), or -1 if still running at the deadline.
+int wait_exit(pid_t pid, std::chrono::seconds timeout) {
+  const auto give_up = BenchClock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    const pid_t got = ::waitpid(pid, &status, WNOHANG);
+    if (got == pid) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+    }
+    if (got < 0 && errno != EINTR) fail(std::string("waitpid: ") + std::strerror(errno));
+    if (BenchClock::now() > give_up) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+class ShelfProcess final {
+ public:
+  ShelfProcess(const std::string& config, const std::string& log_path)
+      : pid_(spawn({NETSHELF_BINARY, "--config", config}, log_path)) {}
+  ~ShelfProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      (void)wait_exit(pid_, kStopTimeout);  // best effort: we are already failing
+    }
+  }
+  ShelfProcess(const ShelfProcess&) = delete;
+  ShelfProcess& operator=(const ShelfProcess&) = delete;
+
+  bool exited() {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    return true;
+  }
+  // Graceful stop (SIGTERM); returns the exit status, -1 if it did not stop in time.
+  int stop() {
+    ::kill(pid_, SIGTERM);
+    const int status = wait_exit(pid_, kStopTimeout);
+    if (status >= 0) pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_;
+};
+
+uint16_t free_port() {
+  asio::io_context io;
+  AsioEnv asio_env(io, AsioEnvOptions{.log_level = LogLevel::kWarn, .component = "bench"});
+  auto listener = asio_env.env().network.listen(Address{"127.0.0.1", 0});
+  if (!listener.ok()) fail("listen: " + listener.error().to_string());
+  return (*listener)->local_address().port;
+}
+
+std::string write_config(const std::string& dir, const Layout& layout, uint16_t port) {
+  std::string disks;
+  for (int d = 0; d < layout.disks; ++d) {
+    if (d > 0) disks += ", ";
+    disks += R"({"path": ")" + dir + "/disk" + std::to_string(d) + R"(.img", "size_bytes": )" +
+             std::to_string(layout.disk_bytes) + "}";
+  }
+  const std::string path = dir + "/shelf.json";
+  std::ofstream out(path);
+  out << R"({"cluster_id": 1, "shelf_id": 1, "listen": "127.0.0.1:)" << port << R"(", "disks": [)"
+      << disks << R"(], "slot_payload_bytes": )" << kFragmentPayloadBytes
+      << R"(, "nvram": {"path": ")" << dir << R"(/nvram.img", "size_bytes": )" << layout.nvram_bytes
+      << R"(, "hosts_max": )" << layout.hosts_max << R"(}, "index_dir": ")" << dir
+      << R"(/index", "registers_path": ")" << dir << R"(/registers.log",)"
+      << R"( "log_level": "warn"})";
+  out.close();
+  if (!out) fail("cannot write " + path);
+  return path;
+}
+
+Task<std::unique_ptr<ShelfClient>> connect_shelf(Env& env, Address address, ShelfProcess& shelf) {
+  const auto give_up = BenchClock::now() + kStartTimeout;
+  const protocol::RpcClientOptions options;
+  for (;;) {
+    auto client = co_await ShelfClient::connect(env, address, options);
+    if (client.ok()) co_return std::move(client).value();
+    if (shelf.exited()) fail("netshelf exited during startup (see netshelf.log)");
+    if (BenchClock::now() > give_up)
+      fail("netshelf did not come up: " + client.error().to_string());
+    co_await sleep_for(env.clock, std::chrono::milliseconds(20));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw device: POSIX calls on files in the same directory (tests/ may; core code may not).
+
+class DeviceFile final {
+ public:
+  // A fresh sparse file of `size_bytes`, like the shelf's files right after format.
+  DeviceFile(std::string path, uint64_t size_bytes) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail(errno_text("open", path_));
+    if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) fail(errno_text("ftruncate", path_));
+  }
+  ~DeviceFile() {
+    ::close(fd_);
+    std::filesystem::remove(path_);
+  }
+  DeviceFile(const DeviceFile&) = delete;
+  DeviceFile& operator=(const DeviceFile&) = delete;
+
+  void write_sync(std::span<const uint8_t> bytes, uint64_t offset) {
+    const ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n != static_cast<ssize_t>(bytes.size())) fail(errno_text("pwrite", path_));
+    if (::fdatasync(fd_) != 0) fail(errno_text("fdatasync", path_));
+  }
+  void read(std::span<uint8_t> out, uint64_t offset) {
+    const ssize_t n = ::pread(fd_, out.data(), out.size(), static_cast<off_t>(offset));
+    if (n != static_cast<ssize_t>(out.size())) fail(errno_text("pread", path_));
+  }
+  void drop_cache() {
+    if (::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED) != 0) fail("fadvise " + path_);
+  }
+
+ private:
+  const std::string path_;
+  int fd_ = -1;
+};
+
+// Drops the page cache of a (clean, flushed) file another process owns: a hint, no data change.
+void drop_file_cache(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno_text("open", path));
+  if (::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) fail("fadvise " + path);
+  ::close(fd);
+}
+
+// pwrite + fdatasync of `io_bytes` at sequential offsets of a ring-sized file (wrapping), the
+// same pattern as the NVRAM log's ring.
+RowResult run_device_sync_row(const std::string& path, size_t io_bytes, uint64_t file_bytes,
+                              double seconds) {
+  DeviceFile file(path, file_bytes);
+  std::vector<uint8_t> block(io_bytes);
+  Prng(kSeedBase + io_bytes).fill(block);
+  const Window window = make_window(seconds);
+  Recorder recorder(window, io_bytes);
+  for (uint64_t offset = 0;;) {
+    const auto sent = BenchClock::now();
+    if (window.over(sent)) break;
+    file.write_sync(block, offset);
+    recorder.record(sent, BenchClock::now());
+    offset = offset + 2 * io_bytes > file_bytes ? 0 : offset + io_bytes;
+  }
+  return recorder.result("device fdatasync");
+}
+
+// Sequential 1 MiB pwrite + fdatasync, then a cold sequential pread pass over what was written.
+void run_device_seq_rows(const std::string& path, uint64_t max_bytes, double seconds,
+                         RowResult& write, RowResult& read) {
+  DeviceFile file(path, max_bytes);
+  const uint64_t blocks_max = max_bytes / kFragmentPayloadBytes;
+  std::vector<uint8_t> block(kFragmentPayloadBytes);
+  Prng(kSeedBase + 1).fill(block);
+  std::vector<uint32_t> crcs;  // [block] -> CRC32C of its bytes
+  const Window window = make_window(seconds);
+  Recorder writes(window, kFragmentPayloadBytes);
+  for (uint64_t n = 0;; ++n) {
+    const auto sent = BenchClock::now();
+    if (window.over(sent)) break;
+    const uint64_t index = n % blocks_max;
+    put_u64(block, 0, n);
+    file.write_sync(block, index * kFragmentPayloadBytes);
+    if (crcs.size() <= index) crcs.resize(index + 1);
+    crcs[index] = crc32c(block);
+    writes.record(sent, BenchClock::now());
+  }
+  write = writes.result("device write");
+
+  file.drop_cache();
+  const Window read_window = window_now(seconds);
+  Recorder reads(read_window, kFragmentPayloadBytes);
+  for (uint64_t index = 0;; ++index) {
+    if (index == crcs.size()) {
+      reads.set_exhausted();
+      break;
+    }
+    const auto sent = BenchClock::now();
+    if (read_window.over(sent)) break;
+    file.read(block, index * kFragmentPayloadBytes);
+    if (crc32c(block) != crcs[index]) fail("device read: block " + std::to_string(index));
+    reads.record(sent, BenchClock::now());
+  }
+  read = reads.result("device read");
+}
+
+// ---------------------------------------------------------------------------------------------
+// NVRAM appends.
+
+struct AppendSpec {
+  const char* label;  // JSON: nvram_append_<label>_qd<appenders>_...
+  size_t record_bytes;
+  size_t appenders;
+};
+
+constexpr AppendSpec kAppendRows[] = {
+    {"4k", 4 * kKiB, 1}, {"4k", 4 * kKiB, 8}, {"64k", 64 * kKiB, 1}, {"64k", 64 * kKiB, 8}};
+
+struct AppendRow {
+  HostId host;
+  std::vector<std::vector<uint8_t>> templates;  // per worker: its record with a zero tag
+  std::vector<uint64_t> tags;                   // [sequence - 1] -> tag; 0 = not acknowledged
+  uint64_t trimmed_through = 0;
+  uint64_t trims = 0;
+  bool trimming = false;
+};
+
+void note_ack(AppendRow& row, uint64_t sequence, uint64_t tag) {
+  if (sequence == 0) fail("nvram append: sequence 0 acknowledged");
+  if (row.tags.size() < sequence) row.tags.resize(sequence, 0);
+  if (row.tags[sequence - 1] != 0) fail("nvram append: sequence acknowledged twice");
+  row.tags[sequence - 1] = tag;
+}
+
+Task<void> trim_through(ShelfClient& shelf, AppendRow& row, uint64_t through) {
+  ASSERT(!row.trimming);
+  row.trimming = true;
+  Result<void> trimmed = co_await shelf.nvram_trim(row.host, kEpoch, through);
+  if (!trimmed.ok()) fail("nvram trim: " + trimmed.error().to_string());
+  row.trimmed_through = std::max(row.trimmed_through, through);
+  ++row.trims;
+  row.trimming = false;
+}
+
+Task<void> append_worker(ShelfClient& shelf, AppendRow& row, uint64_t worker, Window window,
+                         Recorder& recorder) {
+  std::vector<std::vector<uint8_t>> batch{row.templates[worker]};
+  uint64_t last_sequence = 0;
+  for (uint64_t n = 1;; ++n) {
+    const uint64_t tag = (worker << kTagWorkerShift) | n;
+    put_u64(batch[0], 0, tag);
+    const auto sent = BenchClock::now();
+    if (window.over(sent)) break;
+    Result<protocol::NvramAppendRep> rep = co_await shelf.nvram_append(row.host, kEpoch, batch);
+    recorder.record(sent, BenchClock::now());
+    if (!rep.ok()) fail("nvram append: " + rep.error().to_string());
+    if (rep->first_sequence <= last_sequence) fail("nvram append: acks out of sequence order");
+    last_sequence = rep->first_sequence;
+    note_ack(row, rep->first_sequence, tag);
+    // Acks come in sequence order, so everything through this one is durable: trimmable.
+    if (rep->used_bytes * 2 > rep->capacity_bytes && !row.trimming) {
+      co_await trim_through(shelf, row, rep->first_sequence);
+    }
+  }
+}
+
+// Every acknowledged sequence is present once (contiguous from 1), and every untrimmed record
+// reads back byte-identical.
+Task<void> verify_appends(ShelfClient& shelf, const AppendRow& row) {
+  for (size_t i = 0; i < row.tags.size(); ++i) {
+    if (row.tags[i] == 0) fail("nvram append: acknowledged sequences are not contiguous");
+  }
+  const uint64_t end = row.tags.size() + 1;
+  for (uint64_t from = row.trimmed_through + 1; from < end;) {
+    Result<protocol::NvramRecords> read =
+        co_await shelf.nvram_read(row.host, from, kReadChunkBytes);
+    if (!read.ok()) fail("nvram read: " + read.error().to_string());
+    if (read->next_sequence != end) fail("nvram read: log end differs from the acknowledged end");
+    if (read->first_sequence != from || read->records.empty()) fail("nvram read: wrong start");
+    for (const std::vector<uint8_t>& record : read->records) {
+      const uint64_t tag = record.size() >= kTagBytes ? get_u64(record, 0) : 0;
+      const uint64_t worker = tag >> kTagWorkerShift;
+      if (tag != row.tags[from - 1] || worker >= row.templates.size()) {
+        fail("nvram read: record " + std::to_string(from) + " is not the one acknowledged");
+      }
+      const std::vector<uint8_t>& expected = row.templates[worker];
+      if (record.size() != expected.size() ||
+          !std::equal(record.begin() + kTagBytes, record.end(), expected.begin() + kTagBytes)) {
+        fail("nvram read: record " + std::to_string(from) + " bytes differ");
+      }
+      ++from;
+    }
+  }
+}
+
+Task<Row> run_append_row(Env& env, ShelfClient& shelf, AppendSpec spec, HostId host,
+                         double seconds) {
+  AppendRow row;
+  row.host = host;
+  for (size_t w = 0; w < spec.appenders; ++w) {
+    row.templates.emplace_back(spec.record_bytes);
+    Prng(kSeedBase + host.value() * 64 + w).fill(row.templates.back());
+  }
+  const Window window = make_window(seconds);
+  Recorder recorder(window, spec.record_bytes);
+  async::TaskGroup workers;
+  for (size_t w = 0; w < spec.appenders; ++w) {
+    workers.spawn(env.executor(), append_worker(shelf, row, w, window, recorder));
+  }
+  co_await workers.join();
+  co_await verify_appends(shelf, row);
+  const std::string qd = "qd" + std::to_string(spec.appenders);
+  Row out{
+      "nvram append " + std::string(spec.label) + " " + qd,
+      "nvram_append_" + std::string(spec.label) + "_" + qd, recorder.result("nvram append"),
+      std::to_string(row.tags.size()) + " recs verified, " + std::to_string(row.trims) + " trims"};
+  co_return out;
+}
+
+// The RPC round trip alone: nvram_usage touches no file.
+Task<Row> run_rpc_row(ShelfClient& shelf, HostId host, double seconds) {
+  const Window window = make_window(seconds);
+  Recorder recorder(window, 0);
+  for (;;) {
+    const auto sent = BenchClock::now();
+    if (window.over(sent)) break;
+    Result<protocol::NvramUsageValue> usage = co_await shelf.nvram_usage(host);
+    recorder.record(sent, BenchClock::now());
+    if (!usage.ok()) fail("nvram usage: " + usage.error().to_string());
+  }
+  co_return Row{"rpc round trip (usage)", "rpc_roundtrip", recorder.result("rpc"), "no I/O"};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fragments: 1 MiB payloads on container % disks, kFragmentsInflight workers on one connection.
+
+struct FragmentSet {
+  int disks = 0;
+  uint64_t cap = 0;                  // at most this many fragments (the disks' slots)
+  uint64_t next_container = 1;       // next to write
+  std::vector<uint64_t> containers;  // acknowledged writes, in completion order
+  std::vector<uint32_t> crcs;        // CRC32C of each whole fragment as written
+  size_t next = 0;                   // next index to read or delete
+};
+
+DiskIndex disk_of(const FragmentSet& set, uint64_t container) {
+  return DiskIndex(static_cast<uint16_t>(container % static_cast<uint64_t>(set.disks)));
+}
+
+Task<void> fragment_write_worker(ShelfClient& shelf, FragmentSet& set, uint64_t worker,
+                                 Window window, Recorder& recorder) {
+  std::vector<uint8_t> payload(kFragmentPayloadBytes);
+  Prng(kSeedBase + 1000 + worker).fill(payload);
+  for (;;) {
+    if (window.over(BenchClock::now())) break;
+    if (set.next_container > set.cap) {
+      recorder.set_exhausted();
+      break;
+    }
+    const uint64_t container = set.next_container++;
+    put_u64(payload, 0, container);
+    const protocol::FragmentId id{ContainerId(container), 0, kGeneration};
+    std::vector<uint8_t> fragment = protocol::build_fragment(id, payload);
+    const uint32_t crc = crc32c(fragment);
+    const protocol::FragmentIdValue value{container, 0, kGeneration};
+    const DiskIndex disk = disk_of(set, container);
+    const auto sent = BenchClock::now();
+    Result<void> written =
+        co_await shelf.fragment_write(kFragmentHost, kEpoch, disk, value, std::move(fragment));
+    recorder.record(sent, BenchClock::now());
+    if (!written.ok()) fail("fragment write: " + written.error().to_string());
+    set.containers.push_back(container);
+    set.crcs.push_back(crc);
+  }
+}
+
+Task<void> fragment_read_worker(ShelfClient& shelf, FragmentSet& set, Window window,
+                                Recorder& recorder) {
+  for (;;) {
+    if (set.next == set.containers.size()) {
+      recorder.set_exhausted();
+      break;
+    }
+    const auto sent = BenchClock::now();
+    if (window.over(sent)) break;
+    const size_t i = set.next++;
+    const uint64_t container = set.containers[i];
+    const protocol::FragmentIdValue value{container, 0, kGeneration};
+    const DiskIndex disk = disk_of(set, container);
+    Result<std::vector<uint8_t>> got = co_await shelf.fragment_read(disk, value, 0, 0);
+    recorder.record(sent, BenchClock::now());
+    if (!got.ok()) fail("fragment read: " + got.error().to_string());
+    Result<protocol::FragmentHeader> header = protocol::verify_fragment(*got);
+    if (!header.ok()) fail("fragment read: " + header.error().to_string());
+    if (header->id.container.value() != container || crc32c(*got) != set.crcs[i]) {
+      fail("fragment read: container " + std::to_string(container) + " differs from written");
+    }
+  }
+}
+
+Task<void> fragment_delete_worker(ShelfClient& shelf, FragmentSet& set, Recorder& recorder) {
+  while (set.next < set.containers.size()) {
+    const uint64_t container = set.containers[set.next++];
+    const protocol::FragmentIdValue value{container, 0, kGeneration};
+    const DiskIndex disk = disk_of(set, container);
+    const auto sent = BenchClock::now();
+    Result<void> deleted = co_await shelf.fragment_delete(kFragmentHost, kEpoch, disk, value);
+    recorder.record(sent, BenchClock::now());
+    if (!deleted.ok()) fail("fragment delete: " + deleted.error().to_string());
+  }
+  recorder.set_exhausted();
+}
+
+// Sum of slots_used (or slots_total) over the shelf's disks.
+Task<uint64_t> count_slots(ShelfClient& shelf, bool used) {
+  Result<protocol::StatusRep> status = co_await shelf.status();
+  if (!status.ok()) fail("status: " + status.error().to_string());
+  uint64_t slots = 0;
+  for (const protocol::DiskInfoValue& disk : status->disks) {
+    slots += used ? disk.slots_used : disk.slots_total;
+  }
+  co_return slots;
+}
+
+// Runs `worker_count` copies of one kind of fragment worker and waits for them.
+enum class FragmentOp { kWrite, kRead, kDelete };
+
+Task<void> run_fragment_workers(Env& env, ShelfClient& shelf, FragmentSet& set, FragmentOp op,
+                                Window window, Recorder& recorder) {
+  set.next = 0;
+  async::TaskGroup workers;
+  for (size_t w = 0; w < kFragmentsInflight; ++w) {
+    if (op == FragmentOp::kWrite) {
+      workers.spawn(env.executor(), fragment_write_worker(shelf, set, w, window, recorder));
+    } else if (op == FragmentOp::kRead) {
+      workers.spawn(env.executor(), fragment_read_worker(shelf, set, window, recorder));
+    } else {
+      workers.spawn(env.executor(), fragment_delete_worker(shelf, set, recorder));
+    }
+  }
+  co_await workers.join();
+}
+
+Task<void> run_fragment_rows(Env& env, ShelfClient& shelf, const std::string& dir,
+                             const Layout& layout, double seconds, std::vector<Row>& rows) {
+  if (co_await count_slots(shelf, true) != 0) fail("fragment rows: the disks are not empty");
+  FragmentSet set;
+  set.disks = layout.disks;
+  set.cap = static_cast<uint64_t>(static_cast<double>(co_await count_slots(shelf, false)) *
+                                  kSlotFillFraction);
+  const std::string qd = "qd" + std::to_string(kFragmentsInflight);
+  const Window write_window = make_window(seconds);
+  Recorder writes(write_window, kFragmentPayloadBytes);
+  co_await run_fragment_workers(env, shelf, set, FragmentOp::kWrite, write_window, writes);
+  rows.push_back(Row{"fragment write 1 MiB " + qd, "fragment_write", writes.result("frag write"),
+                     std::to_string(set.containers.size()) + " fragments"});
+
+  for (int d = 0; d < layout.disks; ++d)
+    drop_file_cache(dir + "/disk" + std::to_string(d) + ".img");
+  const Window read_window = window_now(seconds);
+  Recorder reads(read_window, kFragmentPayloadBytes);
+  co_await run_fragment_workers(env, shelf, set, FragmentOp::kRead, read_window, reads);
+  rows.push_back(Row{"fragment read 1 MiB " + qd + " cold", "fragment_read",
+                     reads.result("frag read"), std::to_string(set.next) + " CRC-verified"});
+
+  const Window delete_window = window_now(3600);  // deletes everything, however long it takes
+  Recorder deletes(delete_window, 0);
+  co_await run_fragment_workers(env, shelf, set, FragmentOp::kDelete, delete_window, deletes);
+  if (co_await count_slots(shelf, true) != 0) fail("fragment delete: slots still in use");
+  rows.push_back(Row{"fragment delete " + qd, "fragment_delete", deletes.result("frag delete"),
+                     "all " + std::to_string(set.containers.size()) + ", disks empty after"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run: rows in an order that puts each shelf row next to its device baseline in time.
+
+Task<void> run_rows(Env& env, Address address, ShelfProcess& process, std::string dir,
+                    Layout layout, double seconds, std::vector<Row>& rows) {
+  std::unique_ptr<ShelfClient> shelf = co_await connect_shelf(env, address, process);
+  const std::string device_sync = dir + "/device-sync.img";
+  uint32_t next_host = 1;
+  for (const AppendSpec& spec : kAppendRows) {
+    if (spec.appenders == 1) {
+      const std::string label = std::to_string(spec.record_bytes / kKiB) + "k";
+      rows.push_back(
+          Row{"device pwrite+fdatasync " + label, "device_fdatasync_" + label,
+              run_device_sync_row(device_sync, spec.record_bytes, layout.ring_bytes(), seconds),
+              "ring-sized sparse file"});
+    }
+    const HostId host(next_host++);
+    rows.push_back(co_await run_append_row(env, *shelf, spec, host, seconds));
+    if (next_host == 2) rows.push_back(co_await run_rpc_row(*shelf, host, seconds));
+  }
+  RowResult device_write;
+  RowResult device_read;
+  run_device_seq_rows(dir + "/device-seq.img", layout.device_seq_max_bytes, seconds, device_write,
+                      device_read);
+  rows.push_back(Row{"device write 1 MiB+fdatasync", "device_write", device_write, "qd1"});
+  rows.push_back(Row{"device read 1 MiB cold", "device_read", device_read, "qd1, CRC-verified"});
+  co_await run_fragment_rows(env, *shelf, dir, layout, seconds, rows);
+  co_await shelf->close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+const RowResult& find_row(const std::vector<Row>& rows, const std::string& key) {
+  for (const Row& row : rows) {
+    if (row.key == key) return row.result;
+  }
+  fail("no row " + key);
+}
+
+struct Ratio {
+  const char* name;
+  const char* key;
+  double value;
+};
+
+std::vector<Ratio> ratios(const std::vector<Row>& rows) {
+  const auto p50 = [&rows](const char* key) { return find_row(rows, key).p50_us; };
+  const auto mbps = [&rows](const char* key) { return find_row(rows, key).mbps; };
+  return {
+      {"nvram append p50 / device fdatasync p50, 4 KiB (target <= 1.5)",
+       "ratio_append_p50_to_fdatasync_p50_4k",
+       p50("nvram_append_4k_qd1") / p50("device_fdatasync_4k")},
+      {"nvram append p50 / device fdatasync p50, 64 KiB", "ratio_append_p50_to_fdatasync_p50_64k",
+       p50("nvram_append_64k_qd1") / p50("device_fdatasync_64k")},
+      {"fragment write MB/s / device write MB/s", "ratio_fragment_write_to_device_write",
+       mbps("fragment_write") / mbps("device_write")},
+      {"fragment read MB/s / device read MB/s", "ratio_fragment_read_to_device_read",
+       mbps("fragment_read") / mbps("device_read")},
+  };
+}
+
+void print_table(const std::vector<Row>& rows, const Layout& layout, const Options& options) {
+  std::printf(
+      "shelf_bench: real netshelf (%d disks x %llu MiB sparse, NVRAM %llu MiB / %u hosts) in %s,"
+      " %.2f s per row\nappenders: coroutines on one connection, one host per row; fragments: "
+      "%zu in flight on one connection; MB/s = 10^6 payload bytes/s\n\n",
+      layout.disks, static_cast<unsigned long long>(layout.disk_bytes / kMiB),
+      static_cast<unsigned long long>(layout.nvram_bytes / kMiB), layout.hosts_max,
+      options.base_dir.c_str(), options.bench.seconds_per_row, kFragmentsInflight);
+  std::printf("%-31s %10s %9s %9s %9s  %s\n", "row", "ops/s", "MB/s", "p50 us", "p99 us", "note");
+  for (const Row& r : rows) {
+    std::printf("%-31s %10.0f %9.1f %9.1f %9.1f  %s\n", r.name.c_str(), r.result.msgs_per_s,
+                r.result.mbps, r.result.p50_us, r.result.p99_us, r.note.c_str());
+  }
+  std::printf("\n");
+  for (const Ratio& ratio : ratios(rows)) std::printf("%-64s %6.2f\n", ratio.name, ratio.value);
+  std::printf("\n");
+}
+
+void print_json(const std::vector<Row>& rows, const Options& options) {
+  JsonLine json;
+  json.add("seconds_per_row", options.bench.seconds_per_row);
+  json.add("nvram_append_p50_us", find_row(rows, "nvram_append_4k_qd1").p50_us);
+  json.add("nvram_append_p99_us", find_row(rows, "nvram_append_4k_qd1").p99_us);
+  json.add("device_fdatasync_p50_us", find_row(rows, "device_fdatasync_4k").p50_us);
+  json.add("device_fdatasync_p99_us", find_row(rows, "device_fdatasync_4k").p99_us);
+  for (const Row& r : rows) {
+    json.add(r.key + "_ops_per_s", r.result.msgs_per_s);
+    if (r.result.mbps > 0) json.add(r.key + "_mbps", r.result.mbps);
+    json.add(r.key + "_p50_us", r.result.p50_us);
+    json.add(r.key + "_p99_us", r.result.p99_us);
+  }
+  for (const Ratio& ratio : ratios(rows)) json.add(ratio.key, ratio.value);
+  std::printf("%s\n", json.str().c_str());
+}
+
+std::string make_state_dir(const std::string& base) {
+  std::string pattern = base + "/sa-shelfbench-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) fail(errno_text("mkdtemp", pattern));
+  return pattern;
+}
+
+int run(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  const Layout layout = layout_for(options.bench.quick);
+  const std::string dir = make_state_dir(options.base_dir);
+  std::fprintf(stderr, "shelf_bench: state dir %s (left behind on failure)\n", dir.c_str());
+  const uint16_t port = free_port();
+  const std::string config = write_config(dir, layout, port);
+  const std::string log = dir + "/netshelf.log";
+  const pid_t format = spawn({NETSHELF_BINARY, "format", "--config", config}, log);
+  if (wait_exit(format, kStopTimeout) != 0) fail("netshelf format failed (see " + log + ")");
+
+  std::vector<Row> rows;
+  ShelfProcess shelf(config, log);
+  {
+    asio::io_context io;
+    AsioEnv asio_env(io, AsioEnvOptions{.compute_threads = 1,
+                                        .blocking_io_threads = 1,
+                                        .log_level = LogLevel::kWarn,
+                                        .component = "bench-client"});
+    asio::co_spawn(io,
+                   run_rows(asio_env.env(), Address{"127.0.0.1", port}, shelf, dir, layout,
+                            options.bench.seconds_per_row, rows),
+                   [](std::exception_ptr error) {
+                     if (error) std::rethrow_exception(error);  // a bug: abort via terminate
+                   });
+    io.run();
+  }
+  const int status = shelf.stop();
+  if (status != 0) fail("netshelf did not exit 0 on SIGTERM: " + std::to_string(status));
+  print_table(rows, layout, options);
+  print_json(rows, options);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace splitarray::bench
+
+int main(int argc, char** argv) { return splitarray::bench::run(argc, argv); }
