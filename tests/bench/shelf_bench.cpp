@@ -1,23 +1,22 @@
 // tests/bench/shelf_bench.cpp
-// Shelf benchmark: a real `netshelf` process (formatted fresh in a temp state dir), driven over
-// loopback TCP by protocol::ShelfClient, next to the raw file system measured in the same run:
-//   - NVRAM append (4 KiB / 64 KiB records, 1 and 8 appenders) vs a pwrite+fdatasync loop;
-//   - fragment write/read (1 MiB, 4 in flight) vs sequential 1 MiB pwrite+fdatasync / pread;
-//   - the RPC round trip alone (nvram_usage, no I/O), to show where append latency goes.
+// Shelf benchmark: a real `netshelf` process, formatted fresh in a temp state dir and driven over
+// loopback TCP by protocol::ShelfClient, next to the raw file system in the same run:
+//   - NVRAM append, 4 KiB / 64 KiB records, 1 and 8 appenders. The qd1 rows interleave, op by
+//     op, pwrite+fdatasync loops on ring-sized files in the same dir (record-sized writes, and
+//     the NVRAM's own layout: 64-byte header, 512-byte aligned) and an nvram_usage RPC (round
+//     trip, no I/O), so the ratios compare latencies under the same machine noise.
+//   - 1 MiB fragments, 4 in flight, write / cold read / delete, vs sequential 1 MiB
+//     pwrite+fdatasync and cold pread at qd1.
+// Appenders are coroutines on ONE connection appending for ONE host (fresh host id per row), as
+// a host driver would. A worker whose reply shows the ring over half full trims through the
+// sequence just acknowledged: inside the window (ops/s pays for it) but not counted as latency.
+// Checked while measuring (any mismatch aborts): acks in order per worker; sequences contiguous
+// from 1, no duplicates; every untrimmed record read back byte-identical; every fragment read
+// back passes verify_fragment with its identity and the CRC32C of the whole fragment written;
+// device reads match per block; the disks are empty after the deletes; SIGTERM exits 0.
+// Reads are cold (POSIX_FADV_DONTNEED first) and read their data set at most once.
 //
-// Appenders: 8 coroutines on ONE connection, all appending for ONE host (a fresh host id per
-// row), as a host driver would. A worker whose append reply shows the ring over half full trims
-// through the sequence it was just acknowledged; trims run inside the window (so ops/s pays for
-// them honestly) but a trim's own time is not recorded as append latency.
-// Verification while measuring: append acks are in sequence order per worker and sequences are
-// contiguous from 1 with no duplicates; after each row every untrimmed record is read back and
-// compared. Every fragment read back is checked (verify_fragment, identity, and CRC32C of the
-// whole fragment against the one written); device reads are checked per 1 MiB block. Any
-// mismatch aborts (bench::fail).
-// Reads are cold: page cache of the files is dropped (POSIX_FADV_DONTNEED) before each read row,
-// and each read row reads its data set at most once (it may end early when the set runs out).
-//
-// usage: shelf_bench [--seconds N] [--quick] [--dir DIR]   (state dir is made inside DIR, /tmp)
+// usage: shelf_bench [--seconds N] [--quick] [--dir DIR]   (state dir made inside DIR, or /tmp)
 // Output: a table, then one JSON object as the last line of stdout.
 #include <fcntl.h>
 #include <signal.h>
@@ -55,6 +54,7 @@ constexpr HostId kFragmentHost{1};
 constexpr uint32_t kGeneration = 1;
 constexpr size_t kFragmentPayloadBytes = 1 * kMiB;
 constexpr size_t kFragmentsInflight = 4;
+constexpr size_t kNvramRecordHeaderBytes = 64;      // netshelf/nvram/README.md "Layout"
 constexpr size_t kTagBytes = 8;                     // each record/fragment starts with its tag
 constexpr uint64_t kTagWorkerShift = 40;            // record tag = worker << shift | n (n >= 1)
 constexpr uint32_t kReadChunkBytes = 1 * kMiB;      // NVRAM read-back reply size
@@ -109,9 +109,12 @@ std::string errno_text(const char* what, const std::string& path) {
 // Measurement: like RowRecorder, but a row may end early when its data set runs out; then the
 // rate is taken over [measure_start, last completion] instead of the whole window.
 
+// Serial: the row interleaves op by op with other loops, so its rate is ops / time spent in
+// its own ops (for a qd1 loop, what it would do alone) rather than ops / window.
 class Recorder final {
  public:
-  Recorder(Window window, size_t bytes_per_op) : window_(window), bytes_per_op_(bytes_per_op) {
+  Recorder(Window window, size_t bytes_per_op, bool serial = false)
+      : window_(window), bytes_per_op_(bytes_per_op), serial_(serial) {
     ASSERT(window_.measure_start < window_.measure_end);
   }
   Recorder(const Recorder&) = delete;
@@ -122,6 +125,7 @@ class Recorder final {
     if (!window_.contains(done)) return;
     latencies_ns_.push_back(
         std::chrono::duration_cast<std::chrono::nanoseconds>(done - sent).count());
+    busy_ns_ += latencies_ns_.back();
     last_done_ = std::max(last_done_, done);
   }
   void set_exhausted() { exhausted_ = true; }
@@ -131,7 +135,8 @@ class Recorder final {
     RowResult r;
     r.messages = latencies_ns_.size();
     const auto end = exhausted_ ? last_done_ : window_.measure_end;
-    r.seconds = std::chrono::duration<double>(end - window_.measure_start).count();
+    r.seconds = serial_ ? static_cast<double>(busy_ns_) / 1e9
+                        : std::chrono::duration<double>(end - window_.measure_start).count();
     ASSERT(r.seconds > 0);
     r.msgs_per_s = static_cast<double>(r.messages) / r.seconds;
     r.mbps = r.msgs_per_s * static_cast<double>(bytes_per_op_) / 1e6;
@@ -150,7 +155,9 @@ class Recorder final {
 
   const Window window_;
   const size_t bytes_per_op_;
+  const bool serial_;
   std::vector<int64_t> latencies_ns_;
+  int64_t busy_ns_ = 0;
   BenchClock::time_point last_done_{};
   bool exhausted_ = false;
 };
@@ -211,37 +218,6 @@ int wait_exit(pid_t pid, std::chrono::seconds timeout) {
   }
 }
 
-class ShelfProcess final {
- public:
-  ShelfProcess(const std::string& config, const std::string& log_path)
-      : pid_(spawn({NETSHELF_BINARY, "--config", config}, log_path)) {}
-  ~ShelfProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      (void)wait_exit(pid_, kStopTimeout);  // best effort: we are already failing
-    }
-  }
-  ShelfProcess(const ShelfProcess&) = delete;
-  ShelfProcess& operator=(const ShelfProcess&) = delete;
-
-  bool exited() {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    pid_ = -1;
-    return true;
-  }
-  // Graceful stop (SIGTERM); returns the exit status, -1 if it did not stop in time.
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    const int status = wait_exit(pid_, kStopTimeout);
-    if (status >= 0) pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_;
-};
-
 uint16_t free_port() {
   asio::io_context io;
   AsioEnv asio_env(io, AsioEnvOptions{.log_level = LogLevel::kWarn, .component = "bench"});
@@ -270,13 +246,13 @@ std::string write_config(const std::string& dir, const Layout& layout, uint16_t 
   return path;
 }
 
-Task<std::unique_ptr<ShelfClient>> connect_shelf(Env& env, Address address, ShelfProcess& shelf) {
+Task<std::unique_ptr<ShelfClient>> connect_shelf(Env& env, Address address, pid_t shelf) {
   const auto give_up = BenchClock::now() + kStartTimeout;
   const protocol::RpcClientOptions options;
   for (;;) {
     auto client = co_await ShelfClient::connect(env, address, options);
     if (client.ok()) co_return std::move(client).value();
-    if (shelf.exited()) fail("netshelf exited during startup (see netshelf.log)");
+    if (wait_exit(shelf, std::chrono::seconds(0)) >= 0) fail("netshelf exited during startup");
     if (BenchClock::now() > give_up)
       fail("netshelf did not come up: " + client.error().to_string());
     co_await sleep_for(env.clock, std::chrono::milliseconds(20));
@@ -310,9 +286,6 @@ class DeviceFile final {
     const ssize_t n = ::pread(fd_, out.data(), out.size(), static_cast<off_t>(offset));
     if (n != static_cast<ssize_t>(out.size())) fail(errno_text("pread", path_));
   }
-  void drop_cache() {
-    if (::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED) != 0) fail("fadvise " + path_);
-  }
 
  private:
   const std::string path_;
@@ -327,24 +300,31 @@ void drop_file_cache(const std::string& path) {
   ::close(fd);
 }
 
-// pwrite + fdatasync of `io_bytes` at sequential offsets of a ring-sized file (wrapping), the
-// same pattern as the NVRAM log's ring.
-RowResult run_device_sync_row(const std::string& path, size_t io_bytes, uint64_t file_bytes,
-                              double seconds) {
-  DeviceFile file(path, file_bytes);
-  std::vector<uint8_t> block(io_bytes);
-  Prng(kSeedBase + io_bytes).fill(block);
-  const Window window = make_window(seconds);
-  Recorder recorder(window, io_bytes);
-  for (uint64_t offset = 0;;) {
-    const auto sent = BenchClock::now();
-    if (window.over(sent)) break;
+// pwrite + fdatasync of `io_bytes` at back-to-back offsets of a ring-sized sparse file, wrapping
+// (the write pattern of one host's NVRAM ring), interleaved op by op with a qd1 append row.
+struct DeviceLoop {
+  DeviceLoop(std::string name_in, std::string key_in, const std::string& path, size_t io_bytes,
+             uint64_t ring_bytes_in, Window window, size_t bytes_per_op)
+      : name(std::move(name_in)),
+        key(std::move(key_in)),
+        file(path, ring_bytes_in),
+        block(io_bytes, 0x5A),
+        ring_bytes(ring_bytes_in),
+        recorder(window, bytes_per_op, true) {}
+  void step() {
+    const auto start = BenchClock::now();
     file.write_sync(block, offset);
-    recorder.record(sent, BenchClock::now());
-    offset = offset + 2 * io_bytes > file_bytes ? 0 : offset + io_bytes;
+    recorder.record(start, BenchClock::now());
+    offset = offset + 2 * block.size() > ring_bytes ? 0 : offset + block.size();
   }
-  return recorder.result("device fdatasync");
-}
+  const std::string name;
+  const std::string key;
+  DeviceFile file;
+  const std::vector<uint8_t> block;
+  const uint64_t ring_bytes;
+  Recorder recorder;
+  uint64_t offset = 0;
+};
 
 // Sequential 1 MiB pwrite + fdatasync, then a cold sequential pread pass over what was written.
 void run_device_seq_rows(const std::string& path, uint64_t max_bytes, double seconds,
@@ -368,7 +348,7 @@ void run_device_seq_rows(const std::string& path, uint64_t max_bytes, double sec
   }
   write = writes.result("device write");
 
-  file.drop_cache();
+  drop_file_cache(path);
   const Window read_window = window_now(seconds);
   Recorder reads(read_window, kFragmentPayloadBytes);
   for (uint64_t index = 0;; ++index) {
@@ -424,14 +404,18 @@ Task<void> trim_through(ShelfClient& shelf, AppendRow& row, uint64_t through) {
 }
 
 Task<void> append_worker(ShelfClient& shelf, AppendRow& row, uint64_t worker, Window window,
-                         Recorder& recorder) {
+                         Recorder& recorder, std::vector<std::unique_ptr<DeviceLoop>>& devices,
+                         Recorder* rpc) {
   std::vector<std::vector<uint8_t>> batch{row.templates[worker]};
   uint64_t last_sequence = 0;
   for (uint64_t n = 1;; ++n) {
     const uint64_t tag = (worker << kTagWorkerShift) | n;
     put_u64(batch[0], 0, tag);
+    if (window.over(BenchClock::now())) break;
+    for (const std::unique_ptr<DeviceLoop>& device : devices) {  // blocks the loop: qd1 only
+      device->step();
+    }
     const auto sent = BenchClock::now();
-    if (window.over(sent)) break;
     Result<protocol::NvramAppendRep> rep = co_await shelf.nvram_append(row.host, kEpoch, batch);
     recorder.record(sent, BenchClock::now());
     if (!rep.ok()) fail("nvram append: " + rep.error().to_string());
@@ -441,6 +425,12 @@ Task<void> append_worker(ShelfClient& shelf, AppendRow& row, uint64_t worker, Wi
     // Acks come in sequence order, so everything through this one is durable: trimmable.
     if (rep->used_bytes * 2 > rep->capacity_bytes && !row.trimming) {
       co_await trim_through(shelf, row, rep->first_sequence);
+    }
+    if (rpc != nullptr) {
+      const auto start = BenchClock::now();
+      Result<protocol::NvramUsageValue> usage = co_await shelf.nvram_usage(row.host);
+      rpc->record(start, BenchClock::now());
+      if (!usage.ok()) fail("nvram usage: " + usage.error().to_string());
     }
   }
 }
@@ -474,8 +464,12 @@ Task<void> verify_appends(ShelfClient& shelf, const AppendRow& row) {
   }
 }
 
-Task<Row> run_append_row(Env& env, ShelfClient& shelf, AppendSpec spec, HostId host,
-                         double seconds) {
+// One row of appends. A qd1 row also runs, op by op in the same loop, pwrite+fdatasync device
+// loops (the record size 4 KiB-aligned, and the NVRAM ring's own pattern: 64-byte header +
+// record, 512-byte aligned) and an nvram_usage call (the RPC round trip alone, no I/O).
+Task<void> run_append_row(Env& env, ShelfClient& shelf, AppendSpec spec, HostId host,
+                          std::string dir, uint64_t ring_bytes, double seconds,
+                          std::vector<Row>& rows) {
   AppendRow row;
   row.host = host;
   for (size_t w = 0; w < spec.appenders; ++w) {
@@ -483,33 +477,39 @@ Task<Row> run_append_row(Env& env, ShelfClient& shelf, AppendSpec spec, HostId h
     Prng(kSeedBase + host.value() * 64 + w).fill(row.templates.back());
   }
   const Window window = make_window(seconds);
-  Recorder recorder(window, spec.record_bytes);
+  const bool serial = spec.appenders == 1;
+  const std::string label(spec.label);
+  std::vector<std::unique_ptr<DeviceLoop>> devices;
+  if (serial) {
+    const size_t as_record = (kNvramRecordHeaderBytes + spec.record_bytes + 511) / 512 * 512;
+    devices.push_back(std::make_unique<DeviceLoop>(
+        "device fdatasync " + label, "device_fdatasync_" + label, dir + "/device-a.img",
+        spec.record_bytes, ring_bytes, window, spec.record_bytes));
+    devices.push_back(std::make_unique<DeviceLoop>(
+        "device fdatasync " + label + " as NVRAM", "device_fdatasync_" + label + "_nvram_layout",
+        dir + "/device-b.img", as_record, ring_bytes, window, spec.record_bytes));
+  }
+  Recorder recorder(window, spec.record_bytes, serial);
+  Recorder rpc(window, 0, serial);
   async::TaskGroup workers;
   for (size_t w = 0; w < spec.appenders; ++w) {
-    workers.spawn(env.executor(), append_worker(shelf, row, w, window, recorder));
+    workers.spawn(env.executor(),
+                  append_worker(shelf, row, w, window, recorder, devices, serial ? &rpc : nullptr));
   }
   co_await workers.join();
   co_await verify_appends(shelf, row);
   const std::string qd = "qd" + std::to_string(spec.appenders);
-  Row out{
-      "nvram append " + std::string(spec.label) + " " + qd,
-      "nvram_append_" + std::string(spec.label) + "_" + qd, recorder.result("nvram append"),
-      std::to_string(row.tags.size()) + " recs verified, " + std::to_string(row.trims) + " trims"};
-  co_return out;
-}
-
-// The RPC round trip alone: nvram_usage touches no file.
-Task<Row> run_rpc_row(ShelfClient& shelf, HostId host, double seconds) {
-  const Window window = make_window(seconds);
-  Recorder recorder(window, 0);
-  for (;;) {
-    const auto sent = BenchClock::now();
-    if (window.over(sent)) break;
-    Result<protocol::NvramUsageValue> usage = co_await shelf.nvram_usage(host);
-    recorder.record(sent, BenchClock::now());
-    if (!usage.ok()) fail("nvram usage: " + usage.error().to_string());
+  for (const std::unique_ptr<DeviceLoop>& d : devices) {
+    rows.push_back(Row{d->name, d->key, d->recorder.result(d->name), "interleaved with next"});
   }
-  co_return Row{"rpc round trip (usage)", "rpc_roundtrip", recorder.result("rpc"), "no I/O"};
+  rows.push_back(Row{
+      "nvram append " + label + " " + qd, "nvram_append_" + label + "_" + qd,
+      recorder.result("nvram append"),
+      std::to_string(row.tags.size()) + " recs verified, " + std::to_string(row.trims) + " trims"});
+  if (serial) {
+    rows.push_back(Row{"rpc round trip (usage), " + label, "rpc_roundtrip_" + label,
+                       rpc.result("rpc"), "interleaved, no I/O"});
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -555,8 +555,9 @@ Task<void> fragment_write_worker(ShelfClient& shelf, FragmentSet& set, uint64_t 
   }
 }
 
-Task<void> fragment_read_worker(ShelfClient& shelf, FragmentSet& set, Window window,
-                                Recorder& recorder) {
+// Reads (verifying) or deletes set.containers from set.next on, until the set or window ends.
+Task<void> fragment_visit_worker(ShelfClient& shelf, FragmentSet& set, bool read, Window window,
+                                 Recorder& recorder) {
   for (;;) {
     if (set.next == set.containers.size()) {
       recorder.set_exhausted();
@@ -568,6 +569,12 @@ Task<void> fragment_read_worker(ShelfClient& shelf, FragmentSet& set, Window win
     const uint64_t container = set.containers[i];
     const protocol::FragmentIdValue value{container, 0, kGeneration};
     const DiskIndex disk = disk_of(set, container);
+    if (!read) {
+      Result<void> deleted = co_await shelf.fragment_delete(kFragmentHost, kEpoch, disk, value);
+      recorder.record(sent, BenchClock::now());
+      if (!deleted.ok()) fail("fragment delete: " + deleted.error().to_string());
+      continue;
+    }
     Result<std::vector<uint8_t>> got = co_await shelf.fragment_read(disk, value, 0, 0);
     recorder.record(sent, BenchClock::now());
     if (!got.ok()) fail("fragment read: " + got.error().to_string());
@@ -577,19 +584,6 @@ Task<void> fragment_read_worker(ShelfClient& shelf, FragmentSet& set, Window win
       fail("fragment read: container " + std::to_string(container) + " differs from written");
     }
   }
-}
-
-Task<void> fragment_delete_worker(ShelfClient& shelf, FragmentSet& set, Recorder& recorder) {
-  while (set.next < set.containers.size()) {
-    const uint64_t container = set.containers[set.next++];
-    const protocol::FragmentIdValue value{container, 0, kGeneration};
-    const DiskIndex disk = disk_of(set, container);
-    const auto sent = BenchClock::now();
-    Result<void> deleted = co_await shelf.fragment_delete(kFragmentHost, kEpoch, disk, value);
-    recorder.record(sent, BenchClock::now());
-    if (!deleted.ok()) fail("fragment delete: " + deleted.error().to_string());
-  }
-  recorder.set_exhausted();
 }
 
 // Sum of slots_used (or slots_total) over the shelf's disks.
@@ -603,7 +597,7 @@ Task<uint64_t> count_slots(ShelfClient& shelf, bool used) {
   co_return slots;
 }
 
-// Runs `worker_count` copies of one kind of fragment worker and waits for them.
+// Runs kFragmentsInflight workers of one kind and waits for them.
 enum class FragmentOp { kWrite, kRead, kDelete };
 
 Task<void> run_fragment_workers(Env& env, ShelfClient& shelf, FragmentSet& set, FragmentOp op,
@@ -613,10 +607,9 @@ Task<void> run_fragment_workers(Env& env, ShelfClient& shelf, FragmentSet& set, 
   for (size_t w = 0; w < kFragmentsInflight; ++w) {
     if (op == FragmentOp::kWrite) {
       workers.spawn(env.executor(), fragment_write_worker(shelf, set, w, window, recorder));
-    } else if (op == FragmentOp::kRead) {
-      workers.spawn(env.executor(), fragment_read_worker(shelf, set, window, recorder));
     } else {
-      workers.spawn(env.executor(), fragment_delete_worker(shelf, set, recorder));
+      workers.spawn(env.executor(),
+                    fragment_visit_worker(shelf, set, op == FragmentOp::kRead, window, recorder));
     }
   }
   co_await workers.join();
@@ -655,22 +648,13 @@ Task<void> run_fragment_rows(Env& env, ShelfClient& shelf, const std::string& di
 // ---------------------------------------------------------------------------------------------
 // The run: rows in an order that puts each shelf row next to its device baseline in time.
 
-Task<void> run_rows(Env& env, Address address, ShelfProcess& process, std::string dir,
-                    Layout layout, double seconds, std::vector<Row>& rows) {
+Task<void> run_rows(Env& env, Address address, pid_t process, std::string dir, Layout layout,
+                    double seconds, std::vector<Row>& rows) {
   std::unique_ptr<ShelfClient> shelf = co_await connect_shelf(env, address, process);
-  const std::string device_sync = dir + "/device-sync.img";
   uint32_t next_host = 1;
   for (const AppendSpec& spec : kAppendRows) {
-    if (spec.appenders == 1) {
-      const std::string label = std::to_string(spec.record_bytes / kKiB) + "k";
-      rows.push_back(
-          Row{"device pwrite+fdatasync " + label, "device_fdatasync_" + label,
-              run_device_sync_row(device_sync, spec.record_bytes, layout.ring_bytes(), seconds),
-              "ring-sized sparse file"});
-    }
     const HostId host(next_host++);
-    rows.push_back(co_await run_append_row(env, *shelf, spec, host, seconds));
-    if (next_host == 2) rows.push_back(co_await run_rpc_row(*shelf, host, seconds));
+    co_await run_append_row(env, *shelf, spec, host, dir, layout.ring_bytes(), seconds, rows);
   }
   RowResult device_write;
   RowResult device_read;
@@ -705,6 +689,9 @@ std::vector<Ratio> ratios(const std::vector<Row>& rows) {
       {"nvram append p50 / device fdatasync p50, 4 KiB (target <= 1.5)",
        "ratio_append_p50_to_fdatasync_p50_4k",
        p50("nvram_append_4k_qd1") / p50("device_fdatasync_4k")},
+      {"nvram append p50 / device fdatasync p50 in the NVRAM's layout, 4 KiB",
+       "ratio_append_p50_to_nvram_layout_fdatasync_p50_4k",
+       p50("nvram_append_4k_qd1") / p50("device_fdatasync_4k_nvram_layout")},
       {"nvram append p50 / device fdatasync p50, 64 KiB", "ratio_append_p50_to_fdatasync_p50_64k",
        p50("nvram_append_64k_qd1") / p50("device_fdatasync_64k")},
       {"fragment write MB/s / device write MB/s", "ratio_fragment_write_to_device_write",
@@ -767,7 +754,7 @@ int run(int argc, char** argv) {
   if (wait_exit(format, kStopTimeout) != 0) fail("netshelf format failed (see " + log + ")");
 
   std::vector<Row> rows;
-  ShelfProcess shelf(config, log);
+  const pid_t shelf = spawn({NETSHELF_BINARY, "--config", config}, log);
   {
     asio::io_context io;
     AsioEnv asio_env(io, AsioEnvOptions{.compute_threads = 1,
@@ -782,7 +769,8 @@ int run(int argc, char** argv) {
                    });
     io.run();
   }
-  const int status = shelf.stop();
+  ::kill(shelf, SIGTERM);
+  const int status = wait_exit(shelf, kStopTimeout);
   if (status != 0) fail("netshelf did not exit 0 on SIGTERM: " + std::to_string(status));
   print_table(rows, layout, options);
   print_json(rows, options);
