@@ -87,7 +87,7 @@ Task<Result<void>> Shelf::format(Env& env, const ShelfConfig& config, bool overw
 }
 
 Task<Result<std::unique_ptr<Shelf>>> Shelf::open(Env& env, ShelfConfig config) {
-  std::unique_ptr<Shelf> shelf(new Shelf(env, std::move(config)));
+  std::unique_ptr<Shelf> shelf(new Shelf(std::move(config)));
   const ShelfConfig& c = shelf->config_;
   // Disks first: a disk that cannot be opened is listed as failed, never fatal.
   CO_ASSIGN_OR_RETURN(shelf->disks_, co_await DiskSet::open(env, disk_set_config(c)));

@@ -46,9 +46,8 @@ class Shelf final {
   RegisterStore& registers() { return *registers_; }
 
  private:
-  Shelf(Env& env, ShelfConfig config) : env_(env), config_(std::move(config)) {}
+  explicit Shelf(ShelfConfig config) : config_(std::move(config)) {}
 
-  Env& env_;
   const ShelfConfig config_;
   std::unique_ptr<DiskSet> disks_;
   std::unique_ptr<nvram::NvramLog> nvram_;
