@@ -106,6 +106,7 @@ Task<Result<void>> DiskSet::replace(DiskIndex index, std::string path, uint64_t 
   options.state = DiskState::kRebuilding;
   // Unknown generation (the old disk never opened) counts as 0, so the replacement gets 1.
   options.disk_generation = 1;
+  options.slot_payload_max_bytes = config_.slot_payload_max_bytes;
   if (member.disk != nullptr) {
     if (member.disk->inflight() > 0) co_return make_error(Code::kBusy, "disk has I/O in flight");
     const DiskInfo old = member.disk->info();

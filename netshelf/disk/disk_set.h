@@ -30,6 +30,9 @@ struct DiskSetConfig {
   ClusterId cluster;
   ShelfId shelf;
   std::vector<DiskSlotConfig> disks;
+  // Slot payload size for replacements of disks that never opened (an opened disk's own
+  // superblock wins otherwise).
+  uint32_t slot_payload_max_bytes = kDefaultSlotPayloadBytes;
 };
 
 class DiskSet final {

@@ -42,7 +42,10 @@ protocol::DiskStateValue to_wire(DiskState state) {
 }  // namespace
 
 DiskSetConfig disk_set_config(const ShelfConfig& config) {
-  DiskSetConfig out{config.cluster_id, config.shelf_id, {}};
+  DiskSetConfig out;
+  out.cluster = config.cluster_id;
+  out.shelf = config.shelf_id;
+  out.slot_payload_max_bytes = static_cast<uint32_t>(config.slot_payload_bytes);
   for (size_t i = 0; i < config.disks.size(); ++i) {
     out.disks.push_back(DiskSlotConfig{DiskIndex(static_cast<uint16_t>(i)), config.disks[i].path});
   }
@@ -65,7 +68,8 @@ Task<Result<void>> Shelf::format(Env& env, const ShelfConfig& config, bool overw
   DiskSetConfig disks = disk_set_config(config);
   for (size_t i = 0; i < config.disks.size(); ++i) {
     disk_options.capacity_bytes = config.disks[i].size_bytes;
-    DiskSetConfig one{config.cluster_id, config.shelf_id, {disks.disks[i]}};
+    DiskSetConfig one = disks;
+    one.disks = {disks.disks[i]};
     CO_ASSIGN_OR_RETURN(std::unique_ptr<DiskSet> formatted,
                         co_await DiskSet::format(env, one, disk_options));
     const std::vector<DiskInfo> infos = formatted->infos();
@@ -97,6 +101,13 @@ Task<Result<std::unique_ptr<Shelf>>> Shelf::open(Env& env, ShelfConfig config) {
       continue;
     }
     // A disk formatted at another size than the config says is a config error, not a fault.
+    if (info.slot_payload_max_bytes != c.slot_payload_bytes) {
+      co_return make_error(Code::kInvalidArgument,
+                           "config: slot_payload_bytes is " + std::to_string(c.slot_payload_bytes) +
+                               " but disk " + std::to_string(info.index.value()) +
+                               " was formatted with " +
+                               std::to_string(info.slot_payload_max_bytes));
+    }
     const uint64_t configured = c.disks[info.index.value()].size_bytes;
     if (info.capacity_bytes != configured) {
       co_return make_error(Code::kInvalidArgument,

@@ -176,10 +176,16 @@ TEST_CASE("netshelf/service: bad fragments are refused and nothing is stored") {
     auto big = co_await client->fragment_write(HostId(1), Epoch(1), DiskIndex(0), id, oversize);
     CHECK_FALSE_MESSAGE(big.ok(), "a fragment over the slot size was accepted");
 
-    // No header at all.
+    // No header at all: shorter than one.
     const std::vector<uint8_t> headerless = pattern_bytes(30, 3);
     auto bare = co_await client->fragment_write(HostId(1), Epoch(1), DiskIndex(0), id, headerless);
-    CHECK_MESSAGE(failed_with(bare, Code::kCorruption), why(bare));
+    CHECK_MESSAGE(
+        (failed_with(bare, Code::kInvalidArgument) || failed_with(bare, Code::kCorruption)),
+        why(bare));
+    // A header-sized run of garbage.
+    const std::vector<uint8_t> garbage = pattern_bytes(protocol::kFragmentHeaderSize + 500, 4);
+    auto junk = co_await client->fragment_write(HostId(1), Epoch(1), DiskIndex(0), id, garbage);
+    CHECK_MESSAGE(failed_with(junk, Code::kCorruption), why(junk));
 
     // None of them left anything behind, and the good fragment is then stored normally.
     auto read = co_await client->fragment_read(DiskIndex(0), id, 0, 0);
