@@ -167,7 +167,10 @@ TEST_CASE("e2e/rpc: 10,000 requests over loopback TCP with deadlines and cancell
   CHECK(tally.echoed + tally.timed_out + tally.cancelled == kRequests);
   CHECK(tally.timed_out > 0);
   CHECK(tally.cancelled > 0);
-  CHECK(server.stats().requests == static_cast<uint64_t>(kRequests));
+  // Every echoed request reached the server. A cancelled or timed-out request may still be in
+  // flight when the server stops (stopping drops unread bytes), so it may not be counted.
+  CHECK(server.stats().requests >= static_cast<uint64_t>(tally.echoed));
+  CHECK(server.stats().requests <= static_cast<uint64_t>(kRequests));
   CHECK(server.stats().protocol_errors == 0);
   CHECK(server.connections() == 0);
 }
