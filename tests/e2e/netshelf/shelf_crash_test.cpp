@@ -133,13 +133,17 @@ Task<void> verify(ShelfClient& shelf, const Model& model) {
     }
     from = read->first_sequence + read->records.size();
   }
-  for (const auto& [seq, id] : model.records) {
+  // (No structured bindings here: clang 14 cannot capture them in doctest's message lambdas.)
+  for (const auto& record : model.records) {
+    const uint64_t seq = record.first;
     if (seq <= model.trimmed_through) continue;
     auto it = present.find(seq);
     REQUIRE_MESSAGE(it != present.end(), "acknowledged record " << seq << " lost");
-    CHECK(it->second == record_bytes(id));
+    CHECK(it->second == record_bytes(record.second));
   }
-  for (const auto& [seq, bytes] : present) {
+  for (const auto& entry : present) {
+    const uint64_t seq = entry.first;
+    const std::vector<uint8_t>& bytes = entry.second;
     REQUIRE(bytes.size() >= 8);
     CHECK_MESSAGE(bytes == record_bytes(get_u64(bytes, 0)), "record " << seq << " is not whole");
   }
