@@ -71,7 +71,8 @@ std::vector<uint8_t> counter_value(uint64_t version) {
 // What the client knows was acknowledged.
 struct Model {
   std::map<uint64_t, uint64_t> records;  // sequence -> record id (acknowledged appends)
-  uint64_t trimmed_through = 0;
+  uint64_t trimmed_through = 0;          // acknowledged trims
+  uint64_t trim_requested = 0;    // highest trim ever sent: an unacknowledged one may have happened
   std::set<uint64_t> fragments;   // acknowledged fragment writes (container ids)
   uint64_t register_version = 0;  // highest acknowledged CAS version
   uint64_t next_record_id = 1;
@@ -119,7 +120,14 @@ Task<std::unique_ptr<ShelfClient>> connect_with_retry(Env& env, Address address)
 // Everything acknowledged is present and intact; anything else present is whole.
 Task<void> verify(ShelfClient& shelf, const Model& model) {
   // NVRAM: read the whole log.
-  uint64_t from = model.trimmed_through + 1;
+  // The log may start after the last acknowledged trim (a trim can be durable without its reply
+  // arriving), but never after the last trim requested.
+  uint64_t first = model.trimmed_through + 1;
+  if (auto usage = co_await shelf.nvram_usage(kHost); usage.ok()) {
+    REQUIRE(usage->first_sequence <= model.trim_requested + 1);
+    first = std::max(first, usage->first_sequence);
+  }
+  uint64_t from = first;
   std::map<uint64_t, std::vector<uint8_t>> present;
   for (int rounds = 0; rounds < 10000; ++rounds) {
     auto read = co_await shelf.nvram_read(kHost, from, 1 << 20);
@@ -136,7 +144,7 @@ Task<void> verify(ShelfClient& shelf, const Model& model) {
   // (No structured bindings here: clang 14 cannot capture them in doctest's message lambdas.)
   for (const auto& record : model.records) {
     const uint64_t seq = record.first;
-    if (seq <= model.trimmed_through) continue;
+    if (seq < first) continue;
     auto it = present.find(seq);
     REQUIRE_MESSAGE(it != present.end(), "acknowledged record " << seq << " lost");
     CHECK(it->second == record_bytes(record.second));
@@ -181,6 +189,8 @@ Task<void> worker(ShelfClient& shelf, Model& model, Prng rng) {
       if (!appended.ok() && appended.code() == Code::kBusy) {
         // Full: trim what is acknowledged so far (as a destage would) and go on.
         const uint64_t through = model.records.empty() ? 0 : model.records.rbegin()->first;
+        if (through > model.trimmed_through)
+          model.trim_requested = std::max(model.trim_requested, through);
         if (through > model.trimmed_through &&
             (co_await shelf.nvram_trim(kHost, kEpoch, through)).ok()) {
           model.trimmed_through = std::max(model.trimmed_through, through);
