@@ -4,6 +4,8 @@
 // that play the part of the hardware (bit rot, lost and torn writes) behind the Disk's back.
 #pragma once
 
+#include "tests/support/temp_dir.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -33,16 +35,9 @@ inline uint64_t test_seed() {
   return text != nullptr ? std::strtoull(text, nullptr, 10) : 20240611;
 }
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sa-disk-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path;
+// A temp dir named for this suite; see tests/support/temp_dir.h.
+struct TempDir : splitarray::testing::TempDir {
+  TempDir() : splitarray::testing::TempDir("sa-disk") {}
 };
 
 struct Fixture {

@@ -3,6 +3,8 @@
 // directory, deterministic payloads and one-record append helpers.
 #pragma once
 
+#include "tests/support/temp_dir.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -41,16 +43,9 @@ inline void run_task(asio::io_context& io, Task<void> task) {
   splitarray::testing::run_task(io, std::move(task));
 }
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sa-nvram-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path;
+// A temp dir named for this suite; see tests/support/temp_dir.h.
+struct TempDir : splitarray::testing::TempDir {
+  TempDir() : splitarray::testing::TempDir("sa-nvram") {}
 };
 
 // A small layout: 4 host regions of ~128 KiB rings, records up to 16 KiB per append.

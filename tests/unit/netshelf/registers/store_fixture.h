@@ -3,6 +3,8 @@
 // FaultyStorage, from synchronous test code.
 #pragma once
 
+#include "tests/support/temp_dir.h"
+
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
@@ -22,16 +24,9 @@ namespace splitarray::netshelf::testing_registers {
 
 using splitarray::testing::run_task;
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sa-reg-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path;
+// A temp dir named for this suite; see tests/support/temp_dir.h.
+struct TempDir : splitarray::testing::TempDir {
+  TempDir() : splitarray::testing::TempDir("sa-reg") {}
 };
 
 // run_task for a Task whose value is not default-constructible (co_spawn's handler needs one).

@@ -5,6 +5,8 @@
 // 127.0.0.1:0, and ShelfClients talking to it over real loopback TCP on the same io_context.
 #pragma once
 
+#include "tests/support/temp_dir.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -51,16 +53,9 @@ bool failed_with(const Result<T>& result, Code code) {
   return !result.ok() && result.code() == code;
 }
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sa-svc-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path;
+// A temp dir named for this suite; see tests/support/temp_dir.h.
+struct TempDir : splitarray::testing::TempDir {
+  TempDir() : splitarray::testing::TempDir("sa-svc") {}
 };
 
 inline ShelfConfig small_shelf_config(const std::string& dir) {
