@@ -15,6 +15,44 @@ Task<void> sleep_for(Clock& clock, Duration duration) {
   co_await fired.wait();
 }
 
+std::string_view fault_site_name(FaultSite site) {
+  switch (site) {
+    case FaultSite::kDiskReadError:
+      return "disk_read_error";
+    case FaultSite::kDiskWriteError:
+      return "disk_write_error";
+    case FaultSite::kDiskFlushError:
+      return "disk_flush_error";
+    case FaultSite::kDiskBitRot:
+      return "disk_bit_rot";
+    case FaultSite::kDiskTornWrite:
+      return "disk_torn_write";
+    case FaultSite::kDiskLostWrite:
+      return "disk_lost_write";
+    case FaultSite::kDiskMisdirectedWrite:
+      return "disk_misdirected_write";
+    case FaultSite::kDiskHang:
+      return "disk_hang";
+    case FaultSite::kNetDrop:
+      return "net_drop";
+    case FaultSite::kNetDuplicate:
+      return "net_duplicate";
+    case FaultSite::kNetReorder:
+      return "net_reorder";
+    case FaultSite::kNetDelay:
+      return "net_delay";
+    case FaultSite::kNetReset:
+      return "net_reset";
+    case FaultSite::kNetPartition:
+      return "net_partition";
+    case FaultSite::kProcessCrash:
+      return "process_crash";
+    case FaultSite::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string Address::to_string() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);

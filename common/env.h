@@ -142,20 +142,28 @@ class ComputePool {
 // ---------------------------------------------------------------------------------------------
 // Fault points (DESIGN.md §12). Production's implementation always answers false.
 
+// Disk and network sites are fired inside the simulated Env itself (sim/env/); kProcessCrash is
+// for product code at its persistence points.
 enum class FaultSite : uint16_t {
   kDiskReadError,
   kDiskWriteError,
   kDiskFlushError,
   kDiskBitRot,
-  kDiskTornWrite,
+  kDiskTornWrite,  // at a crash, an unflushed write lands torn (a sector-aligned prefix)
   kDiskLostWrite,
   kDiskMisdirectedWrite,
+  kDiskHang,
   kNetDrop,
+  kNetDuplicate,
+  kNetReorder,
   kNetDelay,
   kNetReset,
+  kNetPartition,
   kProcessCrash,
   kCount,
 };
+inline constexpr size_t kFaultSiteCount = static_cast<size_t>(FaultSite::kCount);
+std::string_view fault_site_name(FaultSite site);
 
 class FaultPoints {
  public:

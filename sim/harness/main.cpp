@@ -1,0 +1,162 @@
+// sim_run: runs the simulated cluster from a seed and reports what happened.
+//   sim_run --seed N [--hosts H] [--disks D] [--duration SECONDS] [--detection|--safety]
+//           [--verbose]                     one run; exit 1 if a checker found a violation
+//   sim_run --soak [--seconds S] [same options]
+//                                           random seeds until stopped (or S wall seconds);
+//                                           prints seeds/s, simulated hours, faults by type,
+//                                           and every failing seed
+// Every run prints `trace hash: <hex>`; the same seed and options print the same hash.
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "sim/harness/shelf_sim.h"
+
+namespace {
+
+using splitarray::sim::ShelfSimConfig;
+using splitarray::sim::ShelfSimReport;
+
+struct Args {
+  ShelfSimConfig config;
+  bool soak = false;
+  double soak_seconds = 0;  // 0: until stopped
+  bool verbose = false;
+};
+
+int usage(const char* message) {
+  std::fprintf(stderr,
+               "sim_run: %s\nusage: sim_run --seed N [--hosts H] [--disks D] [--duration S]\n"
+               "               [--detection|--safety] [--verbose]\n"
+               "       sim_run --soak [--seconds S] [--hosts H] [--disks D] [--duration S]\n",
+               message);
+  return 2;
+}
+
+bool parse_u64(const char* text, uint64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0') return false;
+  *out = value;
+  return true;
+}
+
+bool parse_args(int argc, char** argv, Args& args) {
+  bool have_seed = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    uint64_t value = 0;
+    if (arg == "--soak") {
+      args.soak = true;
+    } else if (arg == "--verbose") {
+      args.verbose = true;
+    } else if (arg == "--detection") {
+      args.config.detection = true;
+    } else if (arg == "--safety") {
+      args.config.detection = false;
+    } else if (has_value && parse_u64(argv[i + 1], &value)) {
+      ++i;
+      if (arg == "--seed") {
+        args.config.seed = value;
+        have_seed = true;
+      } else if (arg == "--hosts" && value >= 1 && value <= 64) {
+        args.config.hosts = static_cast<uint16_t>(value);
+      } else if (arg == "--disks" && value >= 1 && value <= 64) {
+        args.config.disks = static_cast<uint16_t>(value);
+      } else if (arg == "--duration" && value >= 1) {
+        args.config.duration = std::chrono::seconds(value);
+      } else if (arg == "--seconds") {
+        args.soak_seconds = static_cast<double>(value);
+      } else {
+        return false;
+      }
+    } else {
+      return false;
+    }
+  }
+  return args.soak != have_seed;
+}
+
+class StderrSink final : public splitarray::LogSink {
+ public:
+  void write(splitarray::LogLevel /*level*/, std::string_view line) override {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  }
+};
+
+void print_report(const ShelfSimReport& report) {
+  std::printf("seed %" PRIu64 " (%s run): %s\n", report.seed,
+              report.detection ? "detection" : "safety", report.ok() ? "ok" : "VIOLATIONS");
+  std::printf("  simulated %.1f s, %" PRIu64 " events, %" PRIu64 " acknowledged ops, %" PRIu64
+              " failed ops\n",
+              splitarray::to_seconds(report.simulated), report.events, report.acked_ops,
+              report.failed_ops);
+  std::printf("  shelf crashes %" PRIu64 " (power losses %" PRIu64 "), partitions %" PRIu64 "\n",
+              report.crashes, report.power_losses, report.partitions);
+  std::printf("  fault plan: %s\n  faults fired: %s\n", report.plan_summary.c_str(),
+              report.faults_summary.c_str());
+  for (const std::string& what : report.violations) std::printf("  VIOLATION: %s\n", what.c_str());
+  std::printf("trace hash: %016" PRIx64 "\n", report.trace_hash);
+  std::fflush(stdout);
+}
+
+int run_soak(Args args) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  std::random_device device;
+  std::array<uint64_t, splitarray::kFaultSiteCount> fired{};
+  uint64_t runs = 0;
+  uint64_t failures = 0;
+  double simulated = 0;
+  for (;;) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    if (args.soak_seconds > 0 && elapsed >= args.soak_seconds) break;
+    args.config.seed = (static_cast<uint64_t>(device()) << 32) | device();
+    const ShelfSimReport report = splitarray::sim::run_shelf_sim(args.config);
+    ++runs;
+    simulated += splitarray::to_seconds(report.simulated);
+    for (size_t i = 0; i < fired.size(); ++i) fired[i] += report.faults_fired[i];
+    if (!report.ok()) {
+      ++failures;
+      print_report(report);
+      std::printf("FAILING SEED: sim_run --seed %" PRIu64 " --hosts %u --disks %u\n", report.seed,
+                  args.config.hosts, args.config.disks);
+    }
+    const double now = std::chrono::duration<double>(Clock::now() - start).count();
+    std::printf("soak: %" PRIu64 " seeds, %" PRIu64 " failing, %.2f seeds/s, %.3f simulated h",
+                runs, failures, static_cast<double>(runs) / now, simulated / 3600);
+    std::printf(", faults:");
+    for (size_t i = 0; i < fired.size(); ++i) {
+      if (fired[i] == 0) continue;
+      std::printf(
+          " %s=%" PRIu64,
+          std::string(splitarray::fault_site_name(static_cast<splitarray::FaultSite>(i))).c_str(),
+          fired[i]);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (!parse_args(argc, argv, args)) return usage("bad arguments");
+  StderrSink sink;
+  if (args.verbose) {
+    args.config.log_level = splitarray::LogLevel::kInfo;
+    args.config.log_sink = &sink;
+  }
+  if (args.soak) return run_soak(args);
+  const ShelfSimReport report = splitarray::sim::run_shelf_sim(args.config);
+  print_report(report);
+  return report.ok() ? 0 : 1;
+}
