@@ -62,13 +62,13 @@ class ShelfSim final {
         shelf_(world_, fabric_, plan_, sink_, shelf_config(config), config.log_level) {
     report_.seed = config.seed;
     report_.detection = detection_;
-    report_.plan_summary = describe_fault_plan(plan_);
     shelf_.machine().add_directory("/shelf");
     if (detection_) {
       shelf_.machine().allow_silent_faults(
           [](const std::string& path) { return path.starts_with("/shelf/disk"); });
     }
-    shelf_.machine().set_flushes_lie(config.sabotage_flushes);
+    if (config.crash_rate.has_value()) plan_.at(FaultSite::kProcessCrash) = *config.crash_rate;
+    report_.plan_summary = describe_fault_plan(plan_);
   }
 
   ShelfSimReport run() {
@@ -79,6 +79,7 @@ class ShelfSim final {
       return finish();
     }
     plan_.healed = false;
+    shelf_.machine().set_flushes_lie(config_.sabotage_flushes);
     start_workload();
     schedule_tick();
     world_.run_for(config_.duration);

@@ -31,10 +31,12 @@ struct ShelfSimConfig {
   Duration duration = std::chrono::seconds(20);       // phase 1
   Duration heal_duration = std::chrono::seconds(10);  // phase 2
   std::optional<bool> detection;                      // default: the seed decides (one run in four)
+  std::optional<double> crash_rate;                   // per harness tick; default: the seed decides
   LogLevel log_level = LogLevel::kOff;
   LogSink* log_sink = nullptr;  // default: logs are discarded
-  // Test-only: the shelf's disks acknowledge flushes without making anything durable, so power
-  // losses destroy acknowledged data. The checker must notice.
+  // Test-only: from the first workload operation on, the shelf's disks acknowledge flushes
+  // without making anything durable, so power losses destroy acknowledged data. The checker must
+  // notice.
   bool sabotage_flushes = false;
 };
 
