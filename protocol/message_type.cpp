@@ -32,6 +32,8 @@ std::string_view message_type_name(MessageType type) {
       return "index_insert";
     case MessageType::kIndexRemove:
       return "index_remove";
+    case MessageType::kIndexRebuild:
+      return "index_rebuild";
     case MessageType::kRegisterGet:
       return "register_get";
     case MessageType::kRegisterCas:

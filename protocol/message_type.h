@@ -23,6 +23,7 @@ enum class MessageType : uint16_t {
   kIndexLookup = 30,
   kIndexInsert = 31,
   kIndexRemove = 32,
+  kIndexRebuild = 33,  // admin: IndexRebuildRequest / IndexRebuildReply
   kRegisterGet = 40,
   kRegisterCas = 41,
   kStatus = 50,

@@ -129,6 +129,43 @@ Task<Result<void>> ShelfClient::index_remove(HostId host, Epoch epoch,
   co_return ok_result();
 }
 
+Task<Result<IndexRebuildRep>> ShelfClient::index_rebuild(IndexRebuildReq req) {
+  CO_ASSIGN_OR_RETURN(Frame reply,
+                      co_await rpc_->call(MessageType::kIndexRebuild, encode(req), {}));
+  co_return decode_IndexRebuildRep(words(reply), FrameLimits{});
+}
+
+Task<Result<IndexRebuildRep>> ShelfClient::index_rebuild_begin(HostId host, Epoch epoch) {
+  IndexRebuildReq req;
+  req.host_id = host.value();
+  req.epoch = epoch.value();
+  req.phase = IndexRebuildPhase::kBegin;
+  co_return co_await index_rebuild(std::move(req));
+}
+
+Task<Result<IndexRebuildRep>> ShelfClient::index_rebuild_entries(
+    HostId host, Epoch epoch, uint64_t rebuild_id, std::vector<Fingerprint> fps,
+    std::vector<ChunkLocation> locations) {
+  IndexRebuildReq req;
+  req.host_id = host.value();
+  req.epoch = epoch.value();
+  req.phase = IndexRebuildPhase::kEntries;
+  req.rebuild_id = rebuild_id;
+  req.fingerprints = std::move(fps);
+  req.locations = std::move(locations);
+  co_return co_await index_rebuild(std::move(req));
+}
+
+Task<Result<IndexRebuildRep>> ShelfClient::index_rebuild_finish(HostId host, Epoch epoch,
+                                                                uint64_t rebuild_id) {
+  IndexRebuildReq req;
+  req.host_id = host.value();
+  req.epoch = epoch.value();
+  req.phase = IndexRebuildPhase::kFinish;
+  req.rebuild_id = rebuild_id;
+  co_return co_await index_rebuild(std::move(req));
+}
+
 Task<Result<RegisterValueRep>> ShelfClient::register_get(std::string name) {
   const RegisterGetReq req{std::move(name)};
   CO_ASSIGN_OR_RETURN(Frame reply, co_await rpc_->call(MessageType::kRegisterGet, encode(req), {}));

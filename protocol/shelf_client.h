@@ -44,6 +44,15 @@ class ShelfClient final {
                                             std::vector<ChunkLocation> locations);
   Task<Result<void>> index_remove(HostId host, Epoch epoch, std::vector<Fingerprint> fps);
 
+  // Rebuilding the index from container footers (admin; netshelf/README.md "Rebuilding the
+  // fingerprint index"): begin answers the rebuild id that entries and finish must carry.
+  // Batches go as given (at most kIndexBatchMax each; the shelf refuses larger ones).
+  Task<Result<IndexRebuildRep>> index_rebuild_begin(HostId host, Epoch epoch);
+  Task<Result<IndexRebuildRep>> index_rebuild_entries(HostId host, Epoch epoch, uint64_t rebuild_id,
+                                                      std::vector<Fingerprint> fps,
+                                                      std::vector<ChunkLocation> locations);
+  Task<Result<IndexRebuildRep>> index_rebuild_finish(HostId host, Epoch epoch, uint64_t rebuild_id);
+
   Task<Result<RegisterValueRep>> register_get(std::string name);
   Task<Result<RegisterCasRep>> register_cas(std::string name, uint64_t expected_version,
                                             std::vector<uint8_t> new_value, Epoch epoch);
@@ -54,6 +63,8 @@ class ShelfClient final {
   Task<void> close() { co_await rpc_->close(); }
 
  private:
+  Task<Result<IndexRebuildRep>> index_rebuild(IndexRebuildReq req);
+
   std::unique_ptr<RpcClient> rpc_;
 };
 

@@ -129,6 +129,30 @@ s::DiskState from_disk_state(DiskStateValue state) {
   UNREACHABLE("disk state");
 }
 
+Result<IndexRebuildPhase> to_rebuild_phase(s::IndexRebuildPhase phase) {
+  switch (phase) {
+    case s::IndexRebuildPhase::BEGIN:
+      return IndexRebuildPhase::kBegin;
+    case s::IndexRebuildPhase::ENTRIES:
+      return IndexRebuildPhase::kEntries;
+    case s::IndexRebuildPhase::FINISH:
+      return IndexRebuildPhase::kFinish;
+  }
+  return invalid("unknown index rebuild phase");
+}
+
+s::IndexRebuildPhase from_rebuild_phase(IndexRebuildPhase phase) {
+  switch (phase) {
+    case IndexRebuildPhase::kBegin:
+      return s::IndexRebuildPhase::BEGIN;
+    case IndexRebuildPhase::kEntries:
+      return s::IndexRebuildPhase::ENTRIES;
+    case IndexRebuildPhase::kFinish:
+      return s::IndexRebuildPhase::FINISH;
+  }
+  UNREACHABLE("index rebuild phase");
+}
+
 Result<RegisterValueRep> to_register_value(s::RegisterValue::Reader r) {
   RegisterValueRep v;
   v.exists = r.getExists();
@@ -425,6 +449,63 @@ Result<IndexRemoveReq> decode_IndexRemoveReq(Words body, const FrameLimits& limi
       });
 }
 
+Body encode(const IndexRebuildReq& v) {
+  ASSERT(v.fingerprints.size() == v.locations.size());
+  return build<s::IndexRebuildRequest>([&](s::IndexRebuildRequest::Builder b) {
+    b.setHostId(v.host_id);
+    b.setEpoch(v.epoch);
+    b.setPhase(from_rebuild_phase(v.phase));
+    b.setRebuildId(v.rebuild_id);
+    set_fingerprints(b.initFingerprints(static_cast<unsigned>(v.fingerprints.size())),
+                     v.fingerprints);
+    set_locations(b.initLocations(static_cast<unsigned>(v.locations.size())), v.locations);
+  });
+}
+Result<IndexRebuildReq> decode_IndexRebuildReq(Words body, const FrameLimits& limits) {
+  return decode_body<s::IndexRebuildRequest>(
+      body, limits, [](s::IndexRebuildRequest::Reader r) -> Result<IndexRebuildReq> {
+        IndexRebuildReq v;
+        v.host_id = r.getHostId();
+        v.epoch = r.getEpoch();
+        ASSIGN_OR_RETURN(v.phase, to_rebuild_phase(r.getPhase()));
+        v.rebuild_id = r.getRebuildId();
+        const auto fps = r.getFingerprints();
+        const auto locations = r.getLocations();
+        if (fps.size() != locations.size()) {
+          return invalid("index rebuild request: fingerprints and locations differ in count");
+        }
+        // Well-formed but unacceptable: kInvalidArgument, and the connection stays up.
+        if (v.phase != IndexRebuildPhase::kEntries && fps.size() > 0) {
+          return make_error(Code::kInvalidArgument,
+                            "index rebuild: only the entries phase carries entries");
+        }
+        if (fps.size() > kIndexBatchMax) {
+          return make_error(Code::kInvalidArgument,
+                            "index rebuild: a batch of " + std::to_string(fps.size()) +
+                                " entries is above the limit of " + std::to_string(kIndexBatchMax) +
+                                " (kIndexBatchMax)");
+        }
+        ASSIGN_OR_RETURN(v.fingerprints, to_fingerprints(fps));
+        v.locations = to_locations(locations);
+        return v;
+      });
+}
+
+Body encode(const IndexRebuildRep& v) {
+  return build<s::IndexRebuildReply>([&](s::IndexRebuildReply::Builder b) {
+    b.setRebuildId(v.rebuild_id);
+    b.setInserted(v.inserted);
+    b.setAlreadyPresent(v.already_present);
+    b.setEntries(v.entries);
+  });
+}
+Result<IndexRebuildRep> decode_IndexRebuildRep(Words body, const FrameLimits& limits) {
+  return decode_body<s::IndexRebuildReply>(body, limits, [](s::IndexRebuildReply::Reader r) {
+    return IndexRebuildRep{r.getRebuildId(), r.getInserted(), r.getAlreadyPresent(),
+                           r.getEntries()};
+  });
+}
+
 // --- registers -------------------------------------------------------------------------------
 
 Body encode(const RegisterGetReq& v) {
@@ -521,6 +602,10 @@ Body encode(const StatusRep& v) {
         buckets.set(j, h.latency_buckets_micros[j]);
       }
     }
+    auto index = b.initIndex();
+    index.setEntries(v.index.entries);
+    index.setRebuilding(v.index.rebuilding);
+    index.setRebuildId(v.index.rebuild_id);
   });
 }
 Result<StatusRep> decode_StatusRep(Words body, const FrameLimits& limits) {
@@ -543,6 +628,8 @@ Result<StatusRep> decode_StatusRep(Words body, const FrameLimits& limits) {
           for (uint64_t n : h.getLatencyBucketsMicros()) hv.latency_buckets_micros.push_back(n);
           v.hosts.push_back(std::move(hv));
         }
+        const auto index = r.getIndex();
+        v.index = IndexStatusValue{index.getEntries(), index.getRebuilding(), index.getRebuildId()};
         return v;
       });
 }

@@ -139,6 +139,24 @@ struct IndexRemoveReq {
   std::vector<Fingerprint> fingerprints;
 };
 
+enum class IndexRebuildPhase : uint8_t { kBegin, kEntries, kFinish };
+// Decoding checks the shape: begin and finish carry no entries, entries at most kIndexBatchMax
+// (kInvalidArgument, so the connection stays up); the order of phases is the shelf's to check.
+struct IndexRebuildReq {
+  uint32_t host_id = 0;
+  uint64_t epoch = 0;
+  IndexRebuildPhase phase = IndexRebuildPhase::kBegin;
+  uint64_t rebuild_id = 0;  // entries and finish: begin's answer
+  std::vector<Fingerprint> fingerprints;
+  std::vector<ChunkLocation> locations;
+};
+struct IndexRebuildRep {
+  uint64_t rebuild_id = 0;
+  uint64_t inserted = 0;
+  uint64_t already_present = 0;
+  uint64_t entries = 0;  // in the index after the request
+};
+
 // --- registers ---
 struct RegisterGetReq {
   std::string name;
@@ -168,12 +186,18 @@ struct HostStatsValue {
   uint64_t bytes_out = 0;
   std::vector<uint64_t> latency_buckets_micros;
 };
+struct IndexStatusValue {
+  uint64_t entries = 0;
+  bool rebuilding = false;  // a rebuild began and has not finished: lookups may miss
+  uint64_t rebuild_id = 0;  // the rebuild in progress; 0: none, or only a new begin continues
+};
 struct StatusRep {
   uint64_t cluster_id = 0;
   uint32_t shelf_id = 0;
   std::vector<DiskInfoValue> disks;
   std::vector<NvramUsageValue> nvram;
   std::vector<HostStatsValue> hosts;
+  IndexStatusValue index;
 };
 
 using Body = kj::Array<capnp::word>;
@@ -199,6 +223,8 @@ SA_SHELF_MESSAGE(IndexLookupRep);
 SA_SHELF_MESSAGE(IndexInsertReq);
 SA_SHELF_MESSAGE(IndexInsertRep);
 SA_SHELF_MESSAGE(IndexRemoveReq);
+SA_SHELF_MESSAGE(IndexRebuildReq);
+SA_SHELF_MESSAGE(IndexRebuildRep);
 SA_SHELF_MESSAGE(RegisterGetReq);
 SA_SHELF_MESSAGE(RegisterValueRep);
 SA_SHELF_MESSAGE(RegisterCasReq);

@@ -177,6 +177,12 @@ void SegmentPool::put(uint8_t* segment) {
   free_ = segment;
 }
 
+void SegmentPool::clear() {
+  slabs_.clear();
+  free_ = nullptr;
+  carved_ = kSegmentsPerSlab;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 FingerprintIndex::FingerprintIndex(uint64_t entries_max)
@@ -385,6 +391,16 @@ void FingerprintIndex::collect_partition(size_t partition, std::vector<IndexEntr
     const size_t k = take_main ? a++ : b++;
     out->push_back(read_record(partition, record(part.segments, k)));
   }
+}
+
+void FingerprintIndex::clear() {
+  // The directories point into the pool's slabs: drop them first.
+  for (Partition& part : partitions_) part = Partition{};
+  pool_.clear();
+  scratch_ = std::vector<uint8_t>();
+  size_ = 0;
+  ASSERT(partitions_.size() == kPartitionCount);
+  ASSERT(pool_.allocated_bytes() == 0);
 }
 
 void FingerprintIndex::reserve_partition(size_t partition, uint64_t count) {

@@ -65,7 +65,8 @@ inline constexpr size_t kSegmentsPerSlab = kSlabBytes / kSegmentBytes;
 static_assert(kSegmentBytes >= sizeof(void*), "a free segment holds the free-list link");
 
 // Hands out kSegmentBytes blocks carved from kSlabBytes slabs; freed blocks are reused. Slabs
-// are kept until the pool is destroyed (memory a GC frees stays ready for the next inserts).
+// are kept until the pool is cleared or destroyed (memory a GC frees stays ready for the next
+// inserts).
 class SegmentPool final {
  public:
   SegmentPool() = default;
@@ -74,6 +75,8 @@ class SegmentPool final {
 
   uint8_t* get();
   void put(uint8_t* segment);
+  // Frees every slab; every segment handed out becomes invalid.
+  void clear();
   uint64_t allocated_bytes() const { return slabs_.size() * kSlabBytes; }
 
  private:
@@ -105,6 +108,8 @@ class FingerprintIndex final {
   // Removes each fp; out[i] is what was there. Missing fps are not an error.
   void remove(std::span<const Fingerprint> fps, std::span<LookupResult> out);
   std::vector<LookupResult> remove(std::span<const Fingerprint> fps);
+  // Removes everything and returns the memory (an index rebuild starts from empty).
+  void clear();
 
   // --- snapshots and bulk load ---------------------------------------------------------------
   static size_t partition_of(const Fingerprint& fp) {

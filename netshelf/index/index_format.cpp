@@ -13,6 +13,7 @@ constexpr size_t kRecordCrcOffset = 32;
 static_assert(kLogRecordHeaderBytes == kRecordCrcOffset + 8);
 static_assert(kSnapshotHeaderBytes >= 52);
 static_assert(kLogHeaderBytes >= 28);
+static_assert(kRebuildMarkerBytes >= 32);
 
 uint32_t record_crc(std::span<const uint8_t> header, std::span<const uint8_t> payload) {
   return crc32c(payload, crc32c(header.first(kRecordCrcOffset)));
@@ -215,6 +216,33 @@ IndexEntry decode_snapshot_entry(const uint8_t* in) {
   std::memcpy(entry.fp.bytes.data(), in, kFingerprintBytes);
   entry.location = unpack_location(in + kFingerprintBytes);
   return entry;
+}
+
+// --- rebuild marker ------------------------------------------------------------------------
+
+std::vector<uint8_t> encode_rebuild_marker(uint64_t rebuild_id) {
+  ASSERT(rebuild_id > 0);
+  std::vector<uint8_t> out(kRebuildMarkerBytes, 0);
+  put_u64(out, 0, kRebuildMarkerMagic);
+  put_u32(out, 8, kIndexFormatVersion);
+  put_u64(out, 16, rebuild_id);
+  put_u32(out, 24, crc32c(std::span<const uint8_t>(out).first(24)));
+  return out;
+}
+
+Result<uint64_t> decode_rebuild_marker(std::span<const uint8_t> bytes) {
+  if (bytes.size() < kRebuildMarkerBytes) {
+    return make_error(Code::kCorruption, "index rebuild marker: short");
+  }
+  if (get_u64(bytes, 0) != kRebuildMarkerMagic || get_u32(bytes, 8) != kIndexFormatVersion) {
+    return make_error(Code::kCorruption, "index rebuild marker: bad magic or version");
+  }
+  if (get_u32(bytes, 24) != crc32c(bytes.first(24))) {
+    return make_error(Code::kCorruption, "index rebuild marker: CRC mismatch");
+  }
+  const uint64_t id = get_u64(bytes, 16);
+  if (id == 0) return make_error(Code::kCorruption, "index rebuild marker: id 0");
+  return id;
 }
 
 }  // namespace splitarray::netshelf::index

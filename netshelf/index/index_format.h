@@ -18,6 +18,11 @@
 //   header: u64 magic | u32 version | u32 partition bits | u64 log generation |
 //           u64 first sequence | u64 entry count | u32 crc32c(table) | u32 block entries |
 //           u32 crc32c([0,48))
+//
+// Rebuild marker "index.rebuild": exists while a rebuild from container footers is in progress.
+//   u64 magic | u32 version | u32 zero | u64 rebuild id | u32 crc32c([0,24)) | u32 zero
+// Its existence alone means "rebuilding" (a torn or damaged marker still does); the id only says
+// which rebuild may send entries and finish.
 #pragma once
 
 #include <cstdint>
@@ -95,5 +100,14 @@ Result<SnapshotHeader> decode_snapshot_header(std::span<const uint8_t> bytes);
 uint64_t snapshot_file_bytes(uint64_t entry_count);
 void encode_snapshot_entry(const IndexEntry& entry, uint8_t* out);
 IndexEntry decode_snapshot_entry(const uint8_t* in);
+
+// --- rebuild marker ------------------------------------------------------------------------
+
+inline constexpr uint64_t kRebuildMarkerMagic = 0x31444C4258494153;  // "SAIXBLD1"
+inline constexpr size_t kRebuildMarkerBytes = 32;
+
+std::vector<uint8_t> encode_rebuild_marker(uint64_t rebuild_id);
+// The rebuild id, or kCorruption (the marker is damaged: the rebuild must begin again).
+Result<uint64_t> decode_rebuild_marker(std::span<const uint8_t> bytes);
 
 }  // namespace splitarray::netshelf::index

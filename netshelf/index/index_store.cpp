@@ -11,8 +11,9 @@ namespace splitarray::netshelf::index {
 namespace {
 
 constexpr std::string_view kRebuildHint =
-    "; the index is derived data, rebuild it: move the index directory away, open with "
-    "create_if_missing and re-insert every container footer's entries (bulk_insert)";
+    "; the index is derived data, rebuild it: move the index directory away, start the shelf "
+    "(it opens an empty index marked rebuilding) and run the index rebuild admin request "
+    "(begin, every container footer's entries, finish)";
 
 // Reads a file front to back through one window, so replaying a log of small records costs a
 // few large reads rather than two per record.
@@ -59,6 +60,14 @@ struct FlagGuard {
   bool& flag_;
 };
 
+struct CountGuard {
+  explicit CountGuard(uint64_t& count) : count_(count) { ++count_; }
+  ~CountGuard() { --count_; }
+  CountGuard(const CountGuard&) = delete;
+  CountGuard& operator=(const CountGuard&) = delete;
+  uint64_t& count_;
+};
+
 }  // namespace
 
 IndexStore::IndexStore(Env& env, IndexStoreConfig config)
@@ -77,6 +86,7 @@ std::string IndexStore::log_path(uint64_t generation) const {
                 static_cast<unsigned long long>(generation));
   return config_.dir + name;
 }
+std::string IndexStore::marker_path() const { return config_.dir + "/index.rebuild"; }
 
 Task<Result<std::unique_ptr<IndexStore>>> IndexStore::open(Env& env, IndexStoreConfig config) {
   if (config.dir.empty()) co_return make_error(Code::kInvalidArgument, "index: empty dir");
@@ -97,21 +107,57 @@ Task<Result<void>> IndexStore::remove_if_present(const std::string& path) {
   co_return ok_result();
 }
 
+Task<Result<void>> IndexStore::ensure_snapshot() {
+  auto probe = co_await env_.storage.open(snapshot_path(), {});
+  if (probe.ok()) co_return ok_result();
+  if (probe.code() != Code::kNotFound) co_return std::move(probe).take_error();
+  if (!config_.create_if_missing) {
+    co_return make_error(Code::kNotFound, "index: no snapshot " + snapshot_path() +
+                                              " (open with create_if_missing, or rebuild)");
+  }
+  if (config_.mark_created_rebuilding) {
+    // The marker goes first: a crash right after creating the empty snapshot must not leave an
+    // index that looks complete. Id 0 overwrites any older marker's id: only a begin continues.
+    rebuilding_ = true;
+    rebuild_id_ = 0;
+    CO_RETURN_IF_ERROR(co_await write_marker(0));
+  }
+  // A new index: an empty snapshot whose log starts at generation 1, sequence 1.
+  CO_RETURN_IF_ERROR(co_await write_snapshot(snapshot_tmp_path(), 1, 1));
+  CO_RETURN_IF_ERROR(co_await env_.storage.rename(snapshot_tmp_path(), snapshot_path()));
+  co_return ok_result();
+}
+
+Task<Result<void>> IndexStore::load_marker() {
+  auto opened = co_await env_.storage.open(marker_path(), {});
+  if (!opened.ok() && opened.code() == Code::kNotFound) co_return ok_result();
+  CO_ASSIGN_OR_RETURN(std::unique_ptr<File> file, std::move(opened));
+  // Its existence is what counts; a torn or damaged marker still means "rebuilding".
+  rebuilding_ = true;
+  rebuild_id_ = 0;
+  CO_ASSIGN_OR_RETURN(const uint64_t size, file->size());
+  if (size < kRebuildMarkerBytes) co_return ok_result();
+  std::vector<uint8_t> bytes(kRebuildMarkerBytes);
+  CO_RETURN_IF_ERROR(co_await file->read_at(0, bytes));
+  auto id = decode_rebuild_marker(bytes);
+  if (id.ok()) rebuild_id_ = id.value();
+  co_return ok_result();
+}
+
+Task<Result<void>> IndexStore::write_marker(uint64_t rebuild_id) {
+  CO_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
+                      co_await env_.storage.open(marker_path(), {.create = true}));
+  std::vector<uint8_t> bytes(kRebuildMarkerBytes, 0);  // all zero: no usable id
+  if (rebuild_id > 0) bytes = encode_rebuild_marker(rebuild_id);
+  CO_RETURN_IF_ERROR(co_await file->write_at(0, bytes));
+  CO_RETURN_IF_ERROR(co_await file->flush());
+  co_return ok_result();
+}
+
 Task<Result<void>> IndexStore::recover() {
   CO_RETURN_IF_ERROR(co_await remove_if_present(snapshot_tmp_path()));
-  {
-    auto probe = co_await env_.storage.open(snapshot_path(), {});
-    if (!probe.ok()) {
-      if (probe.code() != Code::kNotFound) co_return std::move(probe).take_error();
-      if (!config_.create_if_missing) {
-        co_return make_error(Code::kNotFound, "index: no snapshot " + snapshot_path() +
-                                                  " (open with create_if_missing, or rebuild)");
-      }
-      // A new index: an empty snapshot whose log starts at generation 1, sequence 1.
-      CO_RETURN_IF_ERROR(co_await write_snapshot(snapshot_tmp_path(), 1, 1));
-      CO_RETURN_IF_ERROR(co_await env_.storage.rename(snapshot_tmp_path(), snapshot_path()));
-    }
-  }
+  CO_RETURN_IF_ERROR(co_await load_marker());
+  CO_RETURN_IF_ERROR(co_await ensure_snapshot());
   CO_ASSIGN_OR_RETURN(const SnapshotHeader header, co_await load_snapshot());
   // Generations below the snapshot's are covered by it; a crash between installing a snapshot
   // and removing them leaves a contiguous run just below (removal goes oldest first).
@@ -154,6 +200,14 @@ Task<Result<void>> IndexStore::recover() {
                              {"generation", generation},
                              {"next_sequence", expected},
                              {"log_bytes", older_log_bytes_}});
+  if (rebuilding_) {
+    log_.error("index.rebuild_incomplete",
+               {{"rebuild_id", rebuild_id_},
+                {"entries", index_.size()},
+                {"action",
+                 "the index may be partial: run the index rebuild again (begin, "
+                 "every container footer's entries, finish)"}});
+  }
   co_return ok_result();
 }
 
@@ -435,16 +489,26 @@ bool IndexStore::snapshot_due() const {
 
 Task<Result<void>> IndexStore::snapshot() {
   if (snapshot_running_) co_return make_error(Code::kBusy, "index: a snapshot is running");
-  if (writer_->failed()) co_return make_error(Code::kIo, "index: log failed; reopen to recover");
   FlagGuard running(snapshot_running_);
+  CO_ASSIGN_OR_RETURN(const uint64_t generation, co_await rotate(false));
+  static_cast<void>(generation);
+  co_return ok_result();
+}
+
+Task<Result<uint64_t>> IndexStore::rotate(bool empty) {
+  ASSERT(snapshot_running_);
+  if (writer_->failed()) co_return make_error(Code::kIo, "index: log failed; reopen to recover");
   const uint64_t generation = writer_->generation() + 1;
   CO_ASSIGN_OR_RETURN(std::unique_ptr<File> fresh, co_await create_log(generation));
   if (writer_->failed()) co_return make_error(Code::kIo, "index: log failed; reopen to recover");
   // The switch and the boundary are taken together, with no await between: records up to
-  // `boundary` are in RAM now and so in the snapshot; later ones go to `generation`.
+  // `boundary` are in RAM now and so in the snapshot; later ones go to `generation`. Emptying
+  // RAM at the same instant makes the snapshot start from nothing, so replay rebuilds exactly
+  // what was inserted after this point.
   const uint64_t boundary = writer_->next_sequence() - 1;
   older_log_bytes_ += writer_->tail();
   writer_->switch_to(generation, std::move(fresh), kLogHeaderBytes);
+  if (empty) index_.clear();
   CO_RETURN_IF_ERROR(co_await write_snapshot(snapshot_tmp_path(), generation, boundary + 1));
   // The old generations' files must be idle before they are closed.
   CO_RETURN_IF_ERROR(co_await writer_->wait_durable(boundary));
@@ -458,6 +522,84 @@ Task<Result<void>> IndexStore::snapshot() {
   for (uint64_t g = oldest; g < generation; ++g) {
     CO_RETURN_IF_ERROR(co_await remove_if_present(log_path(g)));  // oldest first, see recover()
   }
+  co_return generation;
+}
+
+// --- rebuild -----------------------------------------------------------------------------------
+
+Task<Result<uint64_t>> IndexStore::begin_rebuild() {
+  if (snapshot_running_) {
+    co_return make_error(Code::kBusy, "index: a snapshot is running; retry the rebuild begin");
+  }
+  if (rebuild_step_running_) {
+    co_return make_error(Code::kBusy, "index: another rebuild begin or finish is running");
+  }
+  if (writer_->failed()) co_return make_error(Code::kIo, "index: log failed; reopen to recover");
+  FlagGuard snapshotting(snapshot_running_);
+  FlagGuard stepping(rebuild_step_running_);
+  // The generation rotate() is about to create: unique and increasing in this directory.
+  const uint64_t rebuild_id = writer_->generation() + 1;
+  // From the marker on, a crash leaves the index reading as rebuilding until a finish. Until
+  // this begin has emptied the index, no rebuild's entries are accepted.
+  rebuilding_ = true;
+  rebuild_id_ = 0;
+  CO_RETURN_IF_ERROR(co_await write_marker(rebuild_id));
+  CO_ASSIGN_OR_RETURN(const uint64_t generation, co_await rotate(true));
+  ASSERT(generation == rebuild_id);  // nothing else rotates while snapshot_running_ is held
+  rebuild_id_ = rebuild_id;
+  log_.warn("index.rebuild_begun", {{"rebuild_id", rebuild_id}, {"entries", index_.size()}});
+  co_return rebuild_id;
+}
+
+Result<void> IndexStore::check_rebuild(uint64_t rebuild_id) const {
+  if (!rebuilding_) {
+    return make_error(Code::kInvalidArgument, "index: no rebuild in progress (begin one first)");
+  }
+  if (rebuild_id_ == 0) {
+    return make_error(Code::kInvalidArgument,
+                      "index: the rebuild in progress has no usable id (its begin did not "
+                      "complete, or its marker was unreadable at open): begin again");
+  }
+  if (rebuild_id < rebuild_id_) {
+    return make_error(Code::kStale, "index: rebuild " + std::to_string(rebuild_id) +
+                                        " was superseded by rebuild " +
+                                        std::to_string(rebuild_id_));
+  }
+  if (rebuild_id != rebuild_id_) {
+    return make_error(Code::kInvalidArgument, "index: no rebuild " + std::to_string(rebuild_id) +
+                                                  " (the one in progress is " +
+                                                  std::to_string(rebuild_id_) + ")");
+  }
+  return ok_result();
+}
+
+Task<Result<BulkInsertSummary>> IndexStore::rebuild_insert(uint64_t rebuild_id,
+                                                           std::vector<IndexEntry> entries) {
+  CO_RETURN_IF_ERROR(check_rebuild(rebuild_id));
+  if (rebuild_step_running_) {
+    co_return make_error(Code::kInvalidArgument,
+                         "index: rebuild " + std::to_string(rebuild_id) + " is finishing");
+  }
+  CountGuard running(rebuild_inserts_running_);
+  co_return co_await bulk_insert(std::move(entries));
+}
+
+Task<Result<void>> IndexStore::finish_rebuild(uint64_t rebuild_id) {
+  CO_RETURN_IF_ERROR(check_rebuild(rebuild_id));
+  if (rebuild_step_running_) co_return make_error(Code::kBusy, "index: a finish is running");
+  // A finish overtaking its own entries could clear the mark before they are logged.
+  if (rebuild_inserts_running_ > 0) {
+    co_return make_error(Code::kBusy, "index: rebuild entries are still being inserted");
+  }
+  FlagGuard stepping(rebuild_step_running_);
+  // Every entry this rebuild inserted is logged by now: durable before the mark goes.
+  CO_RETURN_IF_ERROR(co_await writer_->wait_durable(writer_->next_sequence() - 1));
+  ASSERT(rebuilding_);
+  ASSERT(rebuild_id_ == rebuild_id);  // a begin cannot run while rebuild_step_running_ is held
+  CO_RETURN_IF_ERROR(co_await remove_if_present(marker_path()));
+  rebuilding_ = false;
+  rebuild_id_ = 0;
+  log_.warn("index.rebuild_finished", {{"rebuild_id", rebuild_id}, {"entries", index_.size()}});
   co_return ok_result();
 }
 
@@ -470,6 +612,8 @@ IndexStoreStats IndexStore::stats() const {
       .durable_sequence = writer_->durable_sequence(),
       .flushes = writer_->flushes(),
       .snapshots = snapshots_,
+      .rebuilding = rebuilding_,
+      .rebuild_id = rebuild_id_,
   };
 }
 

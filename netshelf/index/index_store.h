@@ -5,6 +5,7 @@
 //   index.snap            the last complete snapshot (replaced atomically by rename)
 //   index.snap.tmp        a snapshot being written (removed at open)
 //   index.log.<gen>       log generations; recovery replays those >= the snapshot's generation
+//   index.rebuild         present while a rebuild from container footers is in progress
 //
 // Mutations apply to RAM, append one log record with only their effective changes (inserted
 // entries, removed fps), and answer after the flush that covers the record and every earlier
@@ -19,9 +20,21 @@
 // consecutive; a bad record at a file's tail is a torn, unacknowledged write and is skipped by
 // starting a fresh generation (the Env cannot truncate, and a new file never holds stale bytes).
 // A bad snapshot, a sequence gap, or a bad record followed by one that declares it durable is
-// kCorruption: the index is derived data, so the admin fix is to rebuild it — move the index
-// directory away, open with create_if_missing, and bulk_insert every container footer's
-// (fp, location) entries (first writer wins makes re-inserting idempotent).
+// kCorruption: the index is derived data, so the fix is to rebuild it — move the index
+// directory away (an owner that opens with create_if_missing + mark_created_rebuilding then
+// starts an empty index marked rebuilding) and re-insert every container footer's entries.
+//
+// Rebuild (driven by an admin over the protocol; the shelf never parses container footers):
+// begin_rebuild() makes index.rebuild durable *before* it drops anything, then empties the index
+// the way a snapshot rotates it (RAM cleared at the same instant appends switch to a new
+// generation; an empty snapshot for that generation installed by rename). rebuild_insert()
+// re-inserts footer entries (first writer wins makes duplicates and retries harmless; ordinary
+// inserts and lookups go on meanwhile). finish_rebuild() waits until everything logged is
+// durable and only then removes the marker. So a crash at any point leaves either the old
+// complete index or the marker, never a partial index that looks complete; rebuilding() says
+// so after open, and the rebuild is run again (a begin while one is in progress restarts it).
+// Each begin's id is the log generation it created: unique and increasing in this directory, so
+// entries or a finish from a rebuild a later begin superseded are refused.
 //
 // Limits: kIndexBatchMax entries per call (kInvalidArgument beyond); mutations answer kBusy
 // while the log is over log_bytes_max or unwritten log bytes exceed pending_bytes_max.
@@ -45,6 +58,10 @@ namespace splitarray::netshelf::index {
 struct IndexStoreConfig {
   std::string dir;                 // must exist
   bool create_if_missing = false;  // no snapshot: start empty (else kNotFound)
+  // With create_if_missing: an index created because none was found is marked rebuilding
+  // (durably, before its empty snapshot). For owners that expect an index to exist: a shelf
+  // whose index directory was emptied must not serve the new empty index as complete.
+  bool mark_created_rebuilding = false;
   uint64_t entries_max = kIndexEntriesMaxDefault;
   uint64_t snapshot_after_log_bytes = 1 * kGiB;  // snapshot_due() from here
   uint64_t log_bytes_max = 16 * kGiB;            // mutations answer kBusy above this
@@ -67,6 +84,8 @@ struct IndexStoreStats {
   uint64_t durable_sequence = 0;
   uint64_t flushes = 0;
   uint64_t snapshots = 0;
+  bool rebuilding = false;
+  uint64_t rebuild_id = 0;
 };
 
 class IndexStore final {
@@ -87,8 +106,28 @@ class IndexStore final {
   Task<Result<BulkInsertSummary>> bulk_insert(std::vector<IndexEntry> entries);
 
   bool snapshot_due() const;
-  // Writes a snapshot and drops the log generations it covers. kBusy if one is running.
+  // Writes a snapshot and drops the log generations it covers. kBusy if one (or a rebuild
+  // begin) is running.
   Task<Result<void>> snapshot();
+
+  // --- rebuild from container footers (see the top of this file) ---------------------------
+  // Marks the index rebuilding (durably), empties it and returns the new rebuild id. Restarts a
+  // rebuild in progress. kBusy while a snapshot, a begin or a finish runs; kIo once the log
+  // has failed.
+  Task<Result<uint64_t>> begin_rebuild();
+  // bulk_insert for rebuild `rebuild_id`. kInvalidArgument when no rebuild is in progress, the
+  // one in progress has no usable id (begin again), or it is finishing; kStale when a later
+  // begin superseded `rebuild_id`.
+  Task<Result<BulkInsertSummary>> rebuild_insert(uint64_t rebuild_id,
+                                                 std::vector<IndexEntry> entries);
+  // Makes everything logged durable, then removes the marker: the index is complete again.
+  // Errors as rebuild_insert; kBusy while a begin, a finish or a rebuild_insert runs.
+  Task<Result<void>> finish_rebuild(uint64_t rebuild_id);
+  // From begin_rebuild (or an open that found the marker) until finish_rebuild succeeds.
+  bool rebuilding() const { return rebuilding_; }
+  // The rebuild in progress; 0 if none, or if it has no usable id (marker unreadable at open,
+  // or a begin failed): then only a new begin can continue.
+  uint64_t rebuild_id() const { return rebuild_id_; }
 
   const FingerprintIndex& memory() const { return index_; }
   IndexStoreStats stats() const;
@@ -99,8 +138,19 @@ class IndexStore final {
   std::string snapshot_path() const;
   std::string snapshot_tmp_path() const;
   std::string log_path(uint64_t generation) const;
+  std::string marker_path() const;
 
   Task<Result<void>> recover();
+  // The snapshot to load exists afterwards (created empty when missing and allowed).
+  Task<Result<void>> ensure_snapshot();
+  Task<Result<void>> load_marker();
+  // Creates or overwrites index.rebuild and flushes it; id 0 writes one without a usable id.
+  Task<Result<void>> write_marker(uint64_t rebuild_id);
+  // Switches appends to a new generation, writes RAM (emptied first, at the switch, when
+  // `empty`) as that generation's snapshot and drops the older generations. Returns the new
+  // generation. The caller holds snapshot_running_.
+  Task<Result<uint64_t>> rotate(bool empty);
+  Result<void> check_rebuild(uint64_t rebuild_id) const;
   Task<Result<SnapshotHeader>> load_snapshot();
   Task<Result<void>> write_snapshot(const std::string& path, uint64_t generation,
                                     uint64_t first_sequence);
@@ -121,6 +171,10 @@ class IndexStore final {
   uint64_t older_log_bytes_ = 0;    // bytes in generations before the current one
   bool snapshot_running_ = false;
   uint64_t snapshots_ = 0;
+  bool rebuilding_ = false;
+  uint64_t rebuild_id_ = 0;
+  bool rebuild_step_running_ = false;  // a begin or a finish
+  uint64_t rebuild_inserts_running_ = 0;
 };
 
 }  // namespace splitarray::netshelf::index

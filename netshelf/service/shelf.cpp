@@ -14,10 +14,14 @@ nvram::NvramConfig nvram_config(const ShelfConfig& config) {
   return out;
 }
 
-index::IndexStoreConfig index_config(const ShelfConfig& config, bool create) {
+// Formatting creates a complete (empty) index. Opening finds one, or — when the index directory
+// was emptied or moved away (DESIGN.md §5: the index is derived data) — starts an empty one
+// marked rebuilding, so status says it must be rebuilt rather than serving it as complete.
+index::IndexStoreConfig index_config(const ShelfConfig& config, bool formatting) {
   index::IndexStoreConfig out;
   out.dir = config.index_dir;
-  out.create_if_missing = create;
+  out.create_if_missing = true;
+  out.mark_created_rebuilding = !formatting;
   return out;
 }
 
@@ -125,7 +129,14 @@ Task<Result<std::unique_ptr<Shelf>>> Shelf::open(Env& env, ShelfConfig config) {
                     {{"host", host.value()}, {"error", damage->to_string()}});
     }
   }
+  CO_RETURN_IF_ERROR(co_await env.storage.make_directory(c.index_dir));  // it may have been moved
   CO_ASSIGN_OR_RETURN(shelf->index_, co_await index::IndexStore::open(env, index_config(c, false)));
+  if (shelf->index_->rebuilding()) {
+    env.log.error("shelf.index_rebuilding",
+                  {{"dir", c.index_dir},
+                   {"rebuild_id", shelf->index_->rebuild_id()},
+                   {"action", "run the index rebuild admin request (netshelf/README.md)"}});
+  }
   CO_ASSIGN_OR_RETURN(shelf->registers_, co_await RegisterStore::open(env, register_config(c)));
   co_return shelf;
 }
@@ -168,6 +179,8 @@ protocol::StatusRep Shelf::status(const HostStats& stats) const {
         host.value(), c.requests, c.bytes_in, c.bytes_out,
         std::vector<uint64_t>(c.latency_buckets.begin(), c.latency_buckets.end())});
   }
+  rep.index = protocol::IndexStatusValue{index_->memory().size(), index_->rebuilding(),
+                                         index_->rebuild_id()};
   return rep;
 }
 

@@ -28,6 +28,20 @@ index::Fingerprint to_index_fp(const protocol::Fingerprint& fp) {
   return out;
 }
 
+std::vector<index::IndexEntry> to_index_entries(const std::vector<protocol::Fingerprint>& fps,
+                                                const std::vector<protocol::ChunkLocation>& locs) {
+  ASSERT(fps.size() == locs.size());  // the decoder checked
+  std::vector<index::IndexEntry> entries;
+  entries.reserve(fps.size());
+  for (size_t i = 0; i < fps.size(); ++i) {
+    const protocol::ChunkLocation& l = locs[i];
+    entries.push_back(
+        index::IndexEntry{to_index_fp(fps[i]),
+                          index::ChunkLocation{ContainerId(l.container_id), l.offset, l.length}});
+  }
+  return entries;
+}
+
 protocol::ChunkLocation to_wire(const index::ChunkLocation& l) {
   return protocol::ChunkLocation{l.container.value(), l.offset, l.length};
 }
@@ -81,6 +95,8 @@ Task<Result<Reply>> ShelfHandler::dispatch(protocol::RequestContext& context, Fr
       co_return co_await index_insert(request, host);
     case MessageType::kIndexRemove:
       co_return co_await index_remove(request, host);
+    case MessageType::kIndexRebuild:
+      co_return co_await index_rebuild(request, host);
     case MessageType::kRegisterGet:
       co_return co_await register_get(request);
     case MessageType::kRegisterCas:
@@ -249,14 +265,7 @@ Task<Result<Reply>> ShelfHandler::index_insert(Frame& request, HostId& host) {
                       protocol::decode_IndexInsertReq(request.body_words(), FrameLimits{}));
   host = HostId(req.host_id);
   CO_RETURN_IF_ERROR(shelf_.check_fence(host, Epoch(req.epoch)));
-  std::vector<index::IndexEntry> entries;
-  entries.reserve(req.fingerprints.size());
-  for (size_t i = 0; i < req.fingerprints.size(); ++i) {
-    const protocol::ChunkLocation& l = req.locations[i];
-    entries.push_back(
-        index::IndexEntry{to_index_fp(req.fingerprints[i]),
-                          index::ChunkLocation{ContainerId(l.container_id), l.offset, l.length}});
-  }
+  std::vector<index::IndexEntry> entries = to_index_entries(req.fingerprints, req.locations);
   CO_ASSIGN_OR_RETURN(const std::vector<index::InsertResult> results,
                       co_await shelf_.index().insert(std::move(entries)));
   protocol::IndexInsertRep rep;
@@ -264,15 +273,19 @@ Task<Result<Reply>> ShelfHandler::index_insert(Frame& request, HostId& host) {
     rep.inserted.push_back(r.inserted);
     rep.existing.push_back(to_wire(r.existing));
   }
-  // Keep recovery short: snapshot when the log has grown (one at a time).
-  if (shelf_.index().snapshot_due() && !snapshotting_) {
-    snapshotting_ = true;
-    Result<void> snap = co_await shelf_.index().snapshot();
-    snapshotting_ = false;
-    if (!snap.ok())
-      env_.log.error("shelf.index_snapshot_failed", {{"error", snap.error().to_string()}});
-  }
+  co_await maybe_snapshot_index();
   co_return reply_of(protocol::encode(rep));
+}
+
+Task<void> ShelfHandler::maybe_snapshot_index() {
+  if (!shelf_.index().snapshot_due() || snapshotting_) co_return;
+  snapshotting_ = true;
+  Result<void> snap = co_await shelf_.index().snapshot();
+  snapshotting_ = false;
+  // kBusy: a rebuild begin is rotating the log right now, which does the same.
+  if (!snap.ok() && snap.code() != Code::kBusy) {
+    env_.log.error("shelf.index_snapshot_failed", {{"error", snap.error().to_string()}});
+  }
 }
 
 Task<Result<Reply>> ShelfHandler::index_remove(Frame& request, HostId& host) {
@@ -286,6 +299,38 @@ Task<Result<Reply>> ShelfHandler::index_remove(Frame& request, HostId& host) {
                       co_await shelf_.index().remove(std::move(fps)));
   (void)removed;  // removing an absent fp is not an error (idempotent GC)
   co_return reply_of(protocol::encode_empty());
+}
+
+// Rebuilding the index from container footers: the admin tool reads the footers and sends their
+// entries; the shelf only re-inserts them (netshelf/index/index_store.h has the crash safety).
+Task<Result<Reply>> ShelfHandler::index_rebuild(Frame& request, HostId& host) {
+  CO_ASSIGN_OR_RETURN(protocol::IndexRebuildReq req,
+                      protocol::decode_IndexRebuildReq(request.body_words(), FrameLimits{}));
+  host = HostId(req.host_id);
+  CO_RETURN_IF_ERROR(shelf_.check_fence(host, Epoch(req.epoch)));
+  index::IndexStore& store = shelf_.index();
+  protocol::IndexRebuildRep rep;
+  rep.rebuild_id = req.rebuild_id;
+  if (req.phase == protocol::IndexRebuildPhase::kBegin) {
+    CO_ASSIGN_OR_RETURN(rep.rebuild_id, co_await store.begin_rebuild());
+    env_.log.warn("shelf.index_rebuild_begun",
+                  {{"host", req.host_id}, {"epoch", req.epoch}, {"rebuild_id", rep.rebuild_id}});
+  } else if (req.phase == protocol::IndexRebuildPhase::kEntries) {
+    std::vector<index::IndexEntry> entries = to_index_entries(req.fingerprints, req.locations);
+    CO_ASSIGN_OR_RETURN(const index::BulkInsertSummary summary,
+                        co_await store.rebuild_insert(req.rebuild_id, std::move(entries)));
+    rep.inserted = summary.inserted;
+    rep.already_present = summary.already_present;
+    co_await maybe_snapshot_index();  // a large rebuild logs a lot
+  } else {
+    ASSERT(req.phase == protocol::IndexRebuildPhase::kFinish);
+    CO_RETURN_IF_ERROR(co_await store.finish_rebuild(req.rebuild_id));
+    env_.log.warn("shelf.index_rebuild_finished", {{"host", req.host_id},
+                                                   {"rebuild_id", req.rebuild_id},
+                                                   {"entries", store.memory().size()}});
+  }
+  rep.entries = store.memory().size();
+  co_return reply_of(protocol::encode(rep));
 }
 
 // --- registers and status ---------------------------------------------------------------------

@@ -37,6 +37,9 @@ class ShelfHandler final : public protocol::RequestHandler {
   Task<Result<Reply>> index_lookup(protocol::Frame& request);
   Task<Result<Reply>> index_insert(protocol::Frame& request, HostId& host);
   Task<Result<Reply>> index_remove(protocol::Frame& request, HostId& host);
+  Task<Result<Reply>> index_rebuild(protocol::Frame& request, HostId& host);
+  // Keeps recovery short: snapshots the index when its log has grown (one at a time).
+  Task<void> maybe_snapshot_index();
   Task<Result<Reply>> register_get(protocol::Frame& request);
   Task<Result<Reply>> register_cas(protocol::Frame& request);
   Result<Reply> nvram_usage(protocol::Frame& request);

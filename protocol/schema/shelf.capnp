@@ -156,6 +156,33 @@ struct IndexRemoveRequest {
   fingerprints @2 :List(Data);
 }
 
+# Rebuilding the index from container footers (admin). The shelf never parses footers: the host
+# or admin tool reads them and sends their (fp, location) entries. Phases, in order:
+#   begin    durably mark the index rebuilding and empty it; the reply carries the rebuild id.
+#            A begin while a rebuild is in progress restarts it (with a new id).
+#   entries  re-insert one batch (at most kIndexBatchMax; first writer wins).
+#   finish   after every entries batch was answered: make them durable and clear the mark.
+# The mark survives crashes and restarts (status shows it) until a finish succeeds.
+enum IndexRebuildPhase {
+  begin @0;
+  entries @1;
+  finish @2;
+}
+struct IndexRebuildRequest {
+  hostId @0 :UInt32;
+  epoch @1 :UInt64;
+  phase @2 :IndexRebuildPhase;
+  rebuildId @3 :UInt64;             # entries and finish: the id begin answered; begin: ignored
+  fingerprints @4 :List(Data);      # entries only
+  locations @5 :List(ChunkLocation);  # parallel to fingerprints
+}
+struct IndexRebuildReply {
+  rebuildId @0 :UInt64;
+  inserted @1 :UInt64;              # entries: how many were new
+  alreadyPresent @2 :UInt64;        # entries: how many another writer had inserted first
+  entries @3 :UInt64;               # entries in the index after this request
+}
+
 # --- registers -------------------------------------------------------------------------------
 
 struct RegisterGetRequest {
@@ -189,12 +216,19 @@ struct HostStats {
   latencyBucketsMicros @4 :List(UInt64);  # counts per power-of-two bucket
 }
 
+struct IndexStatus {
+  entries @0 :UInt64;
+  rebuilding @1 :Bool;              # a rebuild began and has not finished: lookups may miss
+  rebuildId @2 :UInt64;             # the rebuild in progress; 0: none, or begin again
+}
+
 struct StatusReply {
   clusterId @0 :UInt64;
   shelfId @1 :UInt32;
   disks @2 :List(DiskInfo);
   nvram @3 :List(NvramUsage);
   hosts @4 :List(HostStats);
+  index @5 :IndexStatus;
 }
 
 # A body for requests and replies that carry nothing (status and disk-list requests, trim,

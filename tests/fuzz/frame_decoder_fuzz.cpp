@@ -111,8 +111,9 @@ void decode_as_every_struct(std::span<const capnp::word> body) {
                  schema::FragmentReadReply, schema::FragmentDeleteRequest, schema::DiskInfo,
                  schema::DiskAdminRequest, schema::ChunkLocation, schema::IndexLookupRequest,
                  schema::IndexLookupReply, schema::IndexInsertRequest, schema::IndexInsertReply,
-                 schema::IndexRemoveRequest, schema::RegisterGetRequest, schema::RegisterValue,
-                 schema::RegisterCasRequest, schema::RegisterCasReply, schema::HostStats,
+                 schema::IndexRemoveRequest, schema::IndexRebuildRequest, schema::IndexRebuildReply,
+                 schema::RegisterGetRequest, schema::RegisterValue, schema::RegisterCasRequest,
+                 schema::RegisterCasReply, schema::HostStats, schema::IndexStatus,
                  schema::StatusReply>(body, kDefaultLimits);
 }
 

@@ -92,6 +92,7 @@ StatusReply status_value() {
   v.nvram.push_back({2, 0, 1 << 30, 0, 0});
   v.hosts.push_back({1, 100, 1 << 20, 1 << 21, {0, 1, 5, 40, 3}});
   v.hosts.push_back({2, 0, 0, 0, {}});
+  v.index = {123456, true, 9};
   return v;
 }
 
@@ -203,6 +204,14 @@ std::vector<Seed> make_seeds() {
         protocol::make_error_frame(MessageType::kEcho, 20, make_error(Code::kBusy, "queue full")));
     s.push_back(std::move(stream));
   }
+  // Added after the stream so that earlier seeds keep their file names.
+  add("index-rebuild", kModePatchCrcs,
+      request<schema::IndexRebuildRequest>(
+          MessageType::kIndexRebuild, 22,
+          IndexRebuildRequest{1, 5, 1, 9, fingerprints(3), locations}));
+  add("index-rebuild-reply", kModePatchCrcs,
+      reply<schema::IndexRebuildReply>(MessageType::kIndexRebuild, 22,
+                                       IndexRebuildReply{9, 2, 1, 1000}));
   return s;
 }
 

@@ -388,6 +388,42 @@ inline void fill(schema::IndexRemoveRequest::Builder b, const IndexRemoveRequest
   fill_blobs(b.initFingerprints(v.fingerprints.size()), v.fingerprints);
 }
 
+struct IndexRebuildRequest {
+  uint32_t host_id = 0;
+  uint64_t epoch = 0;
+  uint16_t phase = 0;
+  uint64_t rebuild_id = 0;
+  std::vector<Bytes> fingerprints;
+  std::vector<ChunkLocation> locations;
+  friend bool operator==(const IndexRebuildRequest&, const IndexRebuildRequest&) = default;
+};
+inline IndexRebuildRequest from(schema::IndexRebuildRequest::Reader r);
+inline void fill(schema::IndexRebuildRequest::Builder b, const IndexRebuildRequest& v) {
+  b.setHostId(v.host_id);
+  b.setEpoch(v.epoch);
+  b.setPhase(static_cast<schema::IndexRebuildPhase>(v.phase));
+  b.setRebuildId(v.rebuild_id);
+  fill_blobs(b.initFingerprints(v.fingerprints.size()), v.fingerprints);
+  fill_structs(b.initLocations(v.locations.size()), v.locations);
+}
+
+struct IndexRebuildReply {
+  uint64_t rebuild_id = 0;
+  uint64_t inserted = 0;
+  uint64_t already_present = 0;
+  uint64_t entries = 0;
+  friend bool operator==(const IndexRebuildReply&, const IndexRebuildReply&) = default;
+};
+inline IndexRebuildReply from(schema::IndexRebuildReply::Reader r) {
+  return {r.getRebuildId(), r.getInserted(), r.getAlreadyPresent(), r.getEntries()};
+}
+inline void fill(schema::IndexRebuildReply::Builder b, const IndexRebuildReply& v) {
+  b.setRebuildId(v.rebuild_id);
+  b.setInserted(v.inserted);
+  b.setAlreadyPresent(v.already_present);
+  b.setEntries(v.entries);
+}
+
 // --- registers -------------------------------------------------------------------------------
 
 struct RegisterGetRequest {
@@ -471,12 +507,28 @@ inline void fill(schema::HostStats::Builder b, const HostStats& v) {
                   v.latency_buckets_micros);
 }
 
+struct IndexStatus {
+  uint64_t entries = 0;
+  bool rebuilding = false;
+  uint64_t rebuild_id = 0;
+  friend bool operator==(const IndexStatus&, const IndexStatus&) = default;
+};
+inline IndexStatus from(schema::IndexStatus::Reader r) {
+  return {r.getEntries(), r.getRebuilding(), r.getRebuildId()};
+}
+inline void fill(schema::IndexStatus::Builder b, const IndexStatus& v) {
+  b.setEntries(v.entries);
+  b.setRebuilding(v.rebuilding);
+  b.setRebuildId(v.rebuild_id);
+}
+
 struct StatusReply {
   uint64_t cluster_id = 0;
   uint32_t shelf_id = 0;
   std::vector<DiskInfo> disks;
   std::vector<NvramUsage> nvram;
   std::vector<HostStats> hosts;
+  IndexStatus index;
   friend bool operator==(const StatusReply&, const StatusReply&) = default;
 };
 inline StatusReply from(schema::StatusReply::Reader r);
@@ -486,6 +538,7 @@ inline void fill(schema::StatusReply::Builder b, const StatusReply& v) {
   fill_structs(b.initDisks(v.disks.size()), v.disks);
   fill_structs(b.initNvram(v.nvram.size()), v.nvram);
   fill_structs(b.initHosts(v.hosts.size()), v.hosts);
+  fill(b.initIndex(), v.index);
 }
 
 // --- struct lists (need every from()/fill() overload declared above) --------------------------
@@ -512,9 +565,21 @@ inline IndexInsertRequest from(schema::IndexInsertRequest::Reader r) {
 inline IndexInsertReply from(schema::IndexInsertReply::Reader r) {
   return {primitives_of<bool>(r.getInserted()), structs_of<ChunkLocation>(r.getExisting())};
 }
+inline IndexRebuildRequest from(schema::IndexRebuildRequest::Reader r) {
+  return {r.getHostId(),
+          r.getEpoch(),
+          static_cast<uint16_t>(r.getPhase()),
+          r.getRebuildId(),
+          blobs_of(r.getFingerprints()),
+          structs_of<ChunkLocation>(r.getLocations())};
+}
 inline StatusReply from(schema::StatusReply::Reader r) {
-  return {r.getClusterId(), r.getShelfId(), structs_of<DiskInfo>(r.getDisks()),
-          structs_of<NvramUsage>(r.getNvram()), structs_of<HostStats>(r.getHosts())};
+  return {r.getClusterId(),
+          r.getShelfId(),
+          structs_of<DiskInfo>(r.getDisks()),
+          structs_of<NvramUsage>(r.getNvram()),
+          structs_of<HostStats>(r.getHosts()),
+          from(r.getIndex())};
 }
 
 }  // namespace splitarray::fuzz

@@ -89,14 +89,49 @@ TEST_CASE("protocol/shelf_messages: every request and reply round-trips") {
     CHECK(d->current.value == std::vector<uint8_t>{9});
   }
   {
+    IndexRebuildReq v{2,
+                      6,
+                      IndexRebuildPhase::kEntries,
+                      41,
+                      {fp_of(3), fp_of(4)},
+                      {{20, 0, 4096}, {20, 4096, 100}}};
+    auto d = decode_IndexRebuildReq(words(encode(v)), limits);
+    REQUIRE(d.ok());
+    CHECK(d->host_id == 2);
+    CHECK(d->epoch == 6);
+    CHECK(d->phase == IndexRebuildPhase::kEntries);
+    CHECK(d->rebuild_id == 41);
+    CHECK(d->fingerprints == v.fingerprints);
+    CHECK(d->locations == v.locations);
+    for (IndexRebuildPhase phase : {IndexRebuildPhase::kBegin, IndexRebuildPhase::kFinish}) {
+      auto p =
+          decode_IndexRebuildReq(words(encode(IndexRebuildReq{1, 1, phase, 7, {}, {}})), limits);
+      REQUIRE(p.ok());
+      CHECK(p->phase == phase);
+      CHECK(p->fingerprints.empty());
+    }
+  }
+  {
+    auto d = decode_IndexRebuildRep(words(encode(IndexRebuildRep{41, 10, 3, 99})), limits);
+    REQUIRE(d.ok());
+    CHECK(d->rebuild_id == 41);
+    CHECK(d->inserted == 10);
+    CHECK(d->already_present == 3);
+    CHECK(d->entries == 99);
+  }
+  {
     StatusRep v;
     v.cluster_id = 1;
     v.shelf_id = 2;
     v.disks.push_back(DiskInfoValue{3, DiskStateValue::kRebuilding, 1 << 30, 100, 5, 2});
     v.nvram.push_back(NvramUsageValue{4, 10, 100, 1, 3});
     v.hosts.push_back(HostStatsValue{4, 7, 8, 9, {0, 1, 2}});
+    v.index = IndexStatusValue{12345, true, 17};
     auto d = decode_StatusRep(words(encode(v)), limits);
     REQUIRE(d.ok());
+    CHECK(d->index.entries == 12345);
+    CHECK(d->index.rebuilding);
+    CHECK(d->index.rebuild_id == 17);
     REQUIRE(d->disks.size() == 1);
     CHECK(d->disks[0].state == DiskStateValue::kRebuilding);
     CHECK(d->nvram[0].next_sequence == 3);
@@ -136,6 +171,44 @@ TEST_CASE("protocol/shelf_messages: decoders enforce limits and shapes as kProto
   std::memset(static_cast<void*>(garbage.begin()), 0xFF, 24);
   CHECK(decode_NvramAppendReq(words(garbage), limits).code() == Code::kProtocol);
   CHECK(decode_StatusRep(words(encode_empty()), limits).ok());
+}
+
+TEST_CASE("protocol/shelf_messages: index rebuild requests are checked for shape and size") {
+  const FrameLimits limits;
+  // Well-formed but unacceptable: kInvalidArgument (the connection stays up).
+  IndexRebuildReq oversize{1, 1, IndexRebuildPhase::kEntries, 5, {}, {}};
+  oversize.fingerprints.resize(kIndexBatchMax + 1);
+  oversize.locations.resize(kIndexBatchMax + 1);
+  auto big = decode_IndexRebuildReq(words(encode(oversize)), limits);
+  CHECK(big.code() == Code::kInvalidArgument);
+  oversize.fingerprints.resize(kIndexBatchMax);
+  oversize.locations.resize(kIndexBatchMax);
+  CHECK(decode_IndexRebuildReq(words(encode(oversize)), limits).ok());
+  for (IndexRebuildPhase phase : {IndexRebuildPhase::kBegin, IndexRebuildPhase::kFinish}) {
+    const IndexRebuildReq loaded{1, 1, phase, 5, {fp_of(1)}, {{1, 0, 1}}};
+    CHECK(decode_IndexRebuildReq(words(encode(loaded)), limits).code() == Code::kInvalidArgument);
+  }
+  // Malformed: kProtocol.
+  auto mismatch =
+      encode_body<schema::IndexRebuildRequest>([](schema::IndexRebuildRequest::Builder b) {
+        b.setPhase(schema::IndexRebuildPhase::ENTRIES);
+        b.initFingerprints(1);
+        b.initLocations(2);
+      });
+  CHECK(decode_IndexRebuildReq(words(mismatch), limits).code() == Code::kProtocol);
+  auto unknown_phase =
+      encode_body<schema::IndexRebuildRequest>([](schema::IndexRebuildRequest::Builder b) {
+        b.setPhase(static_cast<schema::IndexRebuildPhase>(7));
+      });
+  CHECK(decode_IndexRebuildReq(words(unknown_phase), limits).code() == Code::kProtocol);
+  auto short_fp =
+      encode_body<schema::IndexRebuildRequest>([](schema::IndexRebuildRequest::Builder b) {
+        b.setPhase(schema::IndexRebuildPhase::ENTRIES);
+        uint8_t bytes[31] = {};
+        b.initFingerprints(1).set(0, capnp::Data::Reader(bytes, sizeof bytes));
+        b.initLocations(1);
+      });
+  CHECK(decode_IndexRebuildReq(words(short_fp), limits).code() == Code::kProtocol);
 }
 
 }  // namespace

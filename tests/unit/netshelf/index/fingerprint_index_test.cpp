@@ -54,7 +54,7 @@ ChunkLocation random_location(Prng& rng) {
                      static_cast<uint32_t>(rng.between(1, 65536 + 64)));
 }
 
-TEST_CASE("netshelf/index: lookup, insert, remove; first writer wins, also within a batch") {
+TEST_CASE("netshelf/index: lookup, insert, remove, first writer wins, also within a batch") {
   FingerprintIndex index;
   const ChunkLocation l1 = location_of(1, 0, 4096);
   const ChunkLocation l2 = location_of(2, 4096, 100);
