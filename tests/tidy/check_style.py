@@ -11,6 +11,7 @@ Rules (each table entry below carries the reason it exists):
                   common/env_asio/ and main.cpp files (STYLE.md "Determinism"; sim/ depends on it)
   wall-sleep      tests never sleep on wall time (STYLE.md "Tests"), except an allow-list
   layering        common <- protocol <- {netshelf, hostdriver} <- sim <- tests
+  test-name       no ';' in TEST_CASE names (ctest would split them and run nothing)
   coroutine-lambda  no capturing lambda or brace-initialized temporary created inside a co_await
                   expression (GCC 12 destroys such a temporary twice: name it first)
   file-size       no source file over 800 lines
@@ -320,6 +321,24 @@ def check_cxx_file(rel, text):
                 violations.append(Violation(
                     rel, number, code_rule, f"{m.group(0).strip()}: {why}"))
     violations.extend(check_coroutine_lambdas(rel, "\n".join(code)))
+    if area == TEST_AREA:
+        violations.extend(check_test_names(rel, with_strings))
+    return violations
+
+
+# doctest_discover_tests splits the discovered names at ';' (a CMake list), so a test named
+# "a; b" becomes two ctest entries that each match no test case and "pass" without running it.
+_TEST_CASE_NAME = re.compile(r'\bTEST_CASE\s*\(\s*"([^"]*)"')
+
+
+def check_test_names(rel, lines):
+    violations = []
+    for number, line in enumerate(lines, start=1):
+        m = _TEST_CASE_NAME.search(line)
+        if m and ";" in m.group(1):
+            violations.append(Violation(
+                rel, number, "test-name",
+                "';' in a TEST_CASE name: ctest would split it and run nothing; use ','"))
     return violations
 
 

@@ -146,6 +146,11 @@ class NondeterminismTest(TreeTest):
         self.write("sim/tools/main.cpp", body)
         self.assert_clean()
 
+    def test_semicolon_in_a_test_name_fires(self):
+        self.write("tests/unit/common/name_test.cpp",
+                   'TEST_CASE("common/x: a; b") {}\nTEST_CASE("common/x: a, b") {}\n')
+        self.assert_fires("test-name", "tests/unit/common/name_test.cpp", 1)
+
     def test_tests_may_use_threads_and_sockets(self):
         self.write("tests/unit/common/thread_test.cpp",
                    "#include <thread>\n#include <sys/socket.h>\n"

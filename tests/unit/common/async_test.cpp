@@ -61,7 +61,7 @@ Task<void> sleeper(Clock& clock, Duration d, std::vector<int>& order, int id) {
   order.push_back(id);
 }
 
-TEST_CASE("common/async: TaskGroup joins all tasks; timers fire in deadline order") {
+TEST_CASE("common/async: TaskGroup joins all tasks, timers fire in deadline order") {
   asio::io_context io;
   AsioEnv asio_env(io, AsioEnvOptions{.compute_threads = 2});
   Env& env = asio_env.env();

@@ -8,7 +8,7 @@
 namespace splitarray {
 namespace {
 
-TEST_CASE("common/prng: same seed, same sequence; different seed, different sequence") {
+TEST_CASE("common/prng: same seed, same sequence, different seed, different sequence") {
   Prng a(42), b(42), c(43);
   int differ = 0;
   for (int i = 0; i < 1000; ++i) {

@@ -262,7 +262,7 @@ TEST_CASE("protocol/rpc: a stalled partial frame times out and closes the connec
   });
 }
 
-TEST_CASE("protocol/rpc: stop() lets in-flight requests finish; close() waits for replies") {
+TEST_CASE("protocol/rpc: stop() lets in-flight requests finish, close() waits for replies") {
   Fixture f;
   f.run({}, [&](RpcServer& server, Address address) -> Task<void> {
     auto client = co_await f.connect(address);

@@ -210,7 +210,7 @@ TEST_CASE("netshelf/disk: a crash at any write leaves every fragment whole or ab
 // ---------------------------------------------------------------------------------------------
 // Scripted faults through FaultyStorage.
 
-TEST_CASE("netshelf/disk: a write error fails the disk; the failed write is absent after restart") {
+TEST_CASE("netshelf/disk: a write error fails the disk, the failed write is absent after restart") {
   Fixture fx;
   auto body = [&]() -> Task<void> {
     {

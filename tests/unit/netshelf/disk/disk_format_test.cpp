@@ -21,7 +21,7 @@ Superblock sample_superblock() {
   return sb;
 }
 
-TEST_CASE("netshelf/disk_format: superblock round trip; every single bit flip is kCorruption") {
+TEST_CASE("netshelf/disk_format: superblock round trip, every single bit flip is kCorruption") {
   const Superblock sb = sample_superblock();
   const auto bytes = encode_superblock(sb);
   auto back = decode_superblock(bytes);

@@ -47,7 +47,7 @@ TEST_CASE("netshelf/disk_set: format, reopen, lookup by index and per-disk statu
   run_task(fx.io, body());
 }
 
-TEST_CASE("netshelf/disk_set: a missing or foreign disk is listed failed; the others serve") {
+TEST_CASE("netshelf/disk_set: a missing or foreign disk is listed failed, the others serve") {
   Fixture fx;
   auto body = [&]() -> Task<void> {
     REQUIRE((co_await DiskSet::format(fx.env, config_of(fx, 3), small_disk())).ok());

@@ -115,7 +115,7 @@ TEST_CASE("netshelf/disk: open rejects a disk of another cluster, shelf or index
   run_task(fx.io, body());
 }
 
-TEST_CASE("netshelf/disk: a rewrite replaces the fragment; older generations are refused") {
+TEST_CASE("netshelf/disk: a rewrite replaces the fragment, older generations are refused") {
   Fixture fx;
   auto body = [&]() -> Task<void> {
     auto disk = (co_await Disk::format(fx.env, fx.path(), test_identity(), small_disk())).value();
@@ -139,7 +139,7 @@ TEST_CASE("netshelf/disk: a rewrite replaces the fragment; older generations are
   run_task(fx.io, body());
 }
 
-TEST_CASE("netshelf/disk: kNoSpace when full; a delete makes room") {
+TEST_CASE("netshelf/disk: kNoSpace when full, a delete makes room") {
   Fixture fx;
   auto body = [&]() -> Task<void> {
     auto disk = (co_await Disk::format(fx.env, fx.path(), test_identity(), small_disk())).value();
@@ -226,7 +226,7 @@ TEST_CASE("netshelf/disk: a damaged superblock copy is survived and repaired") {
   run_task(fx.io, body());
 }
 
-TEST_CASE("netshelf/disk: admin fail persists; replacement rebuilding -> healthy persists") {
+TEST_CASE("netshelf/disk: admin fail persists, replacement rebuilding -> healthy persists") {
   Fixture fx;
   auto body = [&]() -> Task<void> {
     {

@@ -52,7 +52,7 @@ struct RingBuilder {
   uint32_t prev_crc = 0;
 };
 
-TEST_CASE("netshelf/nvram: file and region headers round trip; damage is detected") {
+TEST_CASE("netshelf/nvram: file and region headers round trip, damage is detected") {
   auto geometry = plan_geometry(1 << 20, 4, 42);
   REQUIRE(geometry.ok());
   CHECK(geometry->region_offset(4) <= (1u << 20));

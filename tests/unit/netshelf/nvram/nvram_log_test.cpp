@@ -116,7 +116,7 @@ TEST_CASE("netshelf/nvram: 64 concurrent appends share few flushes (group commit
   CHECK(log->stats().appends == kAppenders + 2);
 }
 
-TEST_CASE("netshelf/nvram: full ring answers kBusy; a trim makes room") {
+TEST_CASE("netshelf/nvram: full ring answers kBusy, a trim makes room") {
   Fixture f;
   auto log = f.format();
   const uint64_t ring = log->geometry().ring_bytes();
@@ -163,7 +163,7 @@ TEST_CASE("netshelf/nvram: the ring wraps around after trims, across reopens") {
   CHECK((next - 1) * 5120 > 4 * ring);  // the log went round the ring more than 4 times
 }
 
-TEST_CASE("netshelf/nvram: trim is durable across reopen; trimmed records are gone") {
+TEST_CASE("netshelf/nvram: trim is durable across reopen, trimmed records are gone") {
   Fixture f;
   {
     auto log = f.format();
@@ -189,7 +189,7 @@ TEST_CASE("netshelf/nvram: trim is durable across reopen; trimmed records are go
   CHECK(append_sync(f, *log, 1, 1, 960) == 11);
 }
 
-TEST_CASE("netshelf/nvram: stale epochs are fenced and write nothing; newer epochs persist") {
+TEST_CASE("netshelf/nvram: stale epochs are fenced and write nothing, newer epochs persist") {
   Fixture f;
   {
     auto log = f.format();

@@ -21,7 +21,7 @@ void overwrite_on_disk(const std::string& path, uint64_t offset, std::vector<uin
   REQUIRE(file.good());
 }
 
-TEST_CASE("netshelf/nvram: a torn tail is truncated on reopen; earlier records stay intact") {
+TEST_CASE("netshelf/nvram: a torn tail is truncated on reopen, earlier records stay intact") {
   Fixture f;
   uint64_t ring_base = 0;
   {

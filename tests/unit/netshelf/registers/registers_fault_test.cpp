@@ -62,7 +62,7 @@ TEST_CASE("netshelf/registers: a flush error fails the store and the swap") {
   f.close(store);
 }
 
-TEST_CASE("netshelf/registers: a write error fails the store; unacknowledged is whole or absent") {
+TEST_CASE("netshelf/registers: a write error fails the store, unacknowledged is whole or absent") {
   Fixture f;
   auto store = f.open();
   REQUIRE(f.cas(*store, "a", 0, "v1", 1)->swapped);

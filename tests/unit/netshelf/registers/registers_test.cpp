@@ -160,7 +160,7 @@ TEST_CASE("netshelf/registers: compaction keeps every value and keeps working ac
   f.close(store);
 }
 
-TEST_CASE("netshelf/registers: a torn tail is dropped at open; corruption before it is reported") {
+TEST_CASE("netshelf/registers: a torn tail is dropped at open, corruption before it is reported") {
   Fixture f;
   auto store = f.open();
   REQUIRE(f.cas(*store, "a", 0, "one", 1)->swapped);

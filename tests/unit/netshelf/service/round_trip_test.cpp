@@ -162,7 +162,7 @@ TEST_CASE("netshelf/service: fragment write, whole and range read, rewrite and d
   });
 }
 
-TEST_CASE("netshelf/service: index insert reports the first writer per fp; lookup and remove") {
+TEST_CASE("netshelf/service: index insert reports the first writer per fp, lookup and remove") {
   Fixture f;
   f.serve([&](Served& s) -> Task<void> {
     auto client = co_await f.connect(s.address);
