@@ -62,7 +62,8 @@ void FileImage::crash(Prng& rng, FaultPoints& faults) {
     if (faults.fire(FaultSite::kDiskTornWrite)) {
       const uint64_t sectors = p.bytes.size() / kSimSectorBytes;
       const uint64_t keep = sectors == 0 ? 0 : rng.below(sectors) * kSimSectorBytes;
-      apply_durable(p.offset, std::span<const uint8_t>(p.bytes).first(keep));
+      // Nothing landed: like a lost write, it must not grow the file either.
+      if (keep > 0) apply_durable(p.offset, std::span<const uint8_t>(p.bytes).first(keep));
     } else if (rng.chance(0.5)) {
       apply_durable(p.offset, p.bytes);  // reached the media before power went
     }
