@@ -12,38 +12,18 @@
 #include <vector>
 
 #include "common/async/task_group.h"
-#include "sim/env/sim_process.h"
+#include "tests/sim/env/sim_bed.h"
 
 namespace splitarray::sim {
 namespace {
 
+using namespace testing;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-uint64_t seed_from_env() {
-  const char* text = std::getenv("SPLITARRAY_SEED");
-  return text != nullptr ? std::strtoull(text, nullptr, 10) : 20261122;
-}
-
-TimePoint at(Duration since_start) { return TimePoint(since_start); }
-
 Address server_address() { return Address{"10.0.0.2", 7000}; }
-
-Error not_run() { return make_error(Code::kCancelled, "not run"); }
-
-template <class T>
-Result<void> status(const Result<T>& result) {
-  if (result.ok()) return ok_result();
-  return result.error();
-}
-
-// "ok" or the error's code name, so a failed check prints what happened.
-template <class T>
-std::string outcome(const Result<T>& result) {
-  return result.ok() ? "ok" : std::string(code_name(result.code()));
-}
 
 std::vector<uint8_t> pattern(uint64_t seed, size_t size) {
   std::vector<uint8_t> bytes(size);
@@ -52,45 +32,7 @@ std::vector<uint8_t> pattern(uint64_t seed, size_t size) {
   return bytes;
 }
 
-// A world with one fabric, one machine and the processes a test adds. Outcome structs that the
-// processes' coroutines write must be declared before the Bed (they outlive it). Processes still
-// running at the end are killed and unwound so a failed check does not abort the binary.
-struct Bed {
-  explicit Bed(uint64_t seed, LinkModel link = LinkModel{}) : world(seed), fabric(world, link) {}
-  ~Bed() {
-    for (auto& p : processes) p->kill();
-    world.run_until(world.now() + hours(1), [this] { return all_finished(); });
-    processes.clear();
-  }
-
-  SimProcess& add(std::string name, std::string host) {
-    SimProcessOptions options{.name = std::move(name), .host = std::move(host)};
-    processes.push_back(std::make_unique<SimProcess>(world, fabric, machine, plan, sink, options));
-    return *processes.back();
-  }
-  void remove(SimProcess& process) {
-    std::erase_if(processes, [&process](const auto& p) { return p.get() == &process; });
-  }
-  bool all_finished() const {
-    for (const auto& p : processes) {
-      if (!p->finished()) return false;
-    }
-    return true;
-  }
-  bool run(Duration limit) {
-    return world.run_until(world.now() + limit, [this] { return all_finished(); });
-  }
-  bool run_until_finished(SimProcess& process, Duration limit) {
-    return world.run_until(world.now() + limit, [&process] { return process.finished(); });
-  }
-
-  SimWorld world;
-  SimFabric fabric;
-  SimMachine machine{"m1", DiskModel{}};
-  FaultPlan plan;
-  MemoryLogSink sink;
-  std::vector<std::unique_ptr<SimProcess>> processes;
-};
+using Bed = testing::SimBed;
 
 // ---------------------------------------------------------------------------------------------
 // A one-way transfer of messages whose contents both ends derive from a seed.

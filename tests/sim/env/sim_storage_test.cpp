@@ -11,36 +11,18 @@
 #include <string>
 #include <vector>
 
-#include "sim/env/sim_process.h"
+#include "tests/sim/env/sim_bed.h"
 
 namespace splitarray::sim {
 namespace {
 
+using namespace testing;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 
-uint64_t seed_from_env() {
-  const char* text = std::getenv("SPLITARRAY_SEED");
-  return text != nullptr ? std::strtoull(text, nullptr, 10) : 20261122;
-}
-
 // Opens a file only if it exists.
 constexpr FileOptions kExisting{};
-
-Error not_run() { return make_error(Code::kCancelled, "not run"); }
-
-template <class T>
-Result<void> status(const Result<T>& result) {
-  if (result.ok()) return ok_result();
-  return result.error();
-}
-
-// "ok" or the error's code name, so a failed check prints what happened.
-template <class T>
-std::string outcome(const Result<T>& result) {
-  return result.ok() ? "ok" : std::string(code_name(result.code()));
-}
 
 // One line per operation, "name=outcome" (or yes/no), compared whole so a failure shows every step.
 struct Log {
@@ -71,31 +53,9 @@ bool all_zero(std::span<const uint8_t> bytes) {
 
 // A world with one machine and the processes a test adds (each run of a "program" on the machine
 // is a new process). Outcome structs written by coroutines are declared before the Bed.
-struct Bed {
-  explicit Bed(uint64_t seed) : world(seed), fabric(world, LinkModel{}) {}
-  ~Bed() {
-    for (auto& p : processes) p->kill();
-    world.run_until(world.now() + hours(1), [this] { return all_finished(); });
-    processes.clear();
-  }
+struct Bed : testing::SimBed {
+  explicit Bed(uint64_t seed) : SimBed(seed) {}
 
-  SimProcess& add(std::string name) {
-    SimProcessOptions options{.name = std::move(name), .host = "10.0.0.1"};
-    processes.push_back(std::make_unique<SimProcess>(world, fabric, machine, plan, sink, options));
-    return *processes.back();
-  }
-  void remove(SimProcess& process) {
-    std::erase_if(processes, [&process](const auto& p) { return p.get() == &process; });
-  }
-  bool all_finished() const {
-    for (const auto& p : processes) {
-      if (!p->finished()) return false;
-    }
-    return true;
-  }
-  bool run(Duration limit) {
-    return world.run_until(world.now() + limit, [this] { return all_finished(); });
-  }
   // Runs `task` in a new process to completion, then ends the process as `ending` says.
   enum class Ending { kExit, kKill, kPowerLoss };
   template <class MakeTask>
@@ -108,13 +68,6 @@ struct Bed {
     if (finished) remove(p);
     return finished;
   }
-
-  SimWorld world;
-  SimFabric fabric;
-  SimMachine machine{"m1", DiskModel{}};
-  FaultPlan plan;
-  MemoryLogSink sink;
-  std::vector<std::unique_ptr<SimProcess>> processes;
 };
 
 // Writes each (offset, bytes) to `path` (created if missing), flushing at the end if asked.

@@ -11,60 +11,23 @@
 
 #include "common/async/compute.h"
 #include "common/async/task_group.h"
-#include "sim/env/sim_process.h"
 #include "sim/world/sim_world.h"
+#include "tests/sim/env/sim_bed.h"
 
 namespace splitarray::sim {
 namespace {
 
+using namespace testing;
 using std::chrono::hours;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-uint64_t seed_from_env() {
-  const char* text = std::getenv("SPLITARRAY_SEED");
-  return text != nullptr ? std::strtoull(text, nullptr, 10) : 20261122;
-}
-
-TimePoint at(Duration since_start) { return TimePoint(since_start); }
-
 int64_t ms_of(TimePoint t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
-// A world with one fabric, one machine and the processes a test adds. Processes are destroyed
-// first; any still running are killed and unwound so a failed check does not abort the binary.
-struct Bed {
-  explicit Bed(uint64_t seed) : world(seed), fabric(world, LinkModel{}) {}
-  ~Bed() {
-    for (auto& p : processes) p->kill();
-    world.run_until(world.now() + hours(1), [this] { return all_finished(); });
-    processes.clear();
-  }
-
-  SimProcess& add(std::string name, std::string host) {
-    SimProcessOptions options{.name = std::move(name), .host = std::move(host)};
-    processes.push_back(std::make_unique<SimProcess>(world, fabric, machine, plan, sink, options));
-    return *processes.back();
-  }
-  bool all_finished() const {
-    for (const auto& p : processes) {
-      if (!p->finished()) return false;
-    }
-    return true;
-  }
-  bool run(Duration limit) {
-    return world.run_until(world.now() + limit, [this] { return all_finished(); });
-  }
-
-  SimWorld world;
-  SimFabric fabric;
-  SimMachine machine{"m1", DiskModel{}};
-  FaultPlan plan;
-  MemoryLogSink sink;
-  std::vector<std::unique_ptr<SimProcess>> processes;
-};
+using Bed = testing::SimBed;
 
 // ---------------------------------------------------------------------------------------------
 // The event queue.
