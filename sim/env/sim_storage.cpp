@@ -172,7 +172,7 @@ class SimFile final : public File {
       failed_ = true;
       co_return make_error(Code::kIo, "flush " + path_ + ": simulated flush error");
     }
-    if (!storage_.machine().flushes_lie()) image_->flush();
+    if (!storage_.machine().flushes_lie(path_)) image_->flush();
     co_return ok_result();
   }
 

@@ -91,8 +91,11 @@ class SimMachine final {
   }
   // Test-only sabotage: flushes succeed without making anything durable (a disk whose volatile
   // cache ignores flush), so a power loss destroys acknowledged data. Checkers must notice.
-  void set_flushes_lie(bool lie) { flushes_lie_ = lie; }
-  bool flushes_lie() const { return flushes_lie_; }
+  // Applies to paths the predicate accepts (none by default).
+  void set_flushes_lie(std::function<bool(const std::string&)> predicate) {
+    flushes_lie_ = std::move(predicate);
+  }
+  bool flushes_lie(const std::string& path) const { return flushes_lie_ && flushes_lie_(path); }
 
   // Power loss: every file's pending writes are resolved (kept, lost or torn).
   void crash(Prng& rng, FaultPoints& faults);
@@ -109,7 +112,7 @@ class SimMachine final {
   const std::string name_;
   const DiskModel model_;
   std::function<bool(const std::string&)> silent_faults_allowed_;
-  bool flushes_lie_ = false;
+  std::function<bool(const std::string&)> flushes_lie_;
   std::map<std::string, std::shared_ptr<FileImage>> files_;
   std::set<std::string> directories_;
 };

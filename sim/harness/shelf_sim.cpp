@@ -79,7 +79,10 @@ class ShelfSim final {
       return finish();
     }
     plan_.healed = false;
-    shelf_.machine().set_flushes_lie(config_.sabotage_flushes);
+    if (config_.sabotage_flushes) {
+      shelf_.machine().set_flushes_lie(
+          [](const std::string& path) { return path.starts_with("/shelf/disk"); });
+    }
     start_workload();
     schedule_tick();
     world_.run_for(config_.duration);
@@ -102,7 +105,7 @@ class ShelfSim final {
     options.disks = config_.disks;
     options.disk_may_lose_data = [this](uint16_t disk) {
       auto image = shelf_.machine().find(disk_path(disk));
-      return image == nullptr || image->silent_faults() > 0 || config_.sabotage_flushes;
+      return image == nullptr || image->silent_faults() > 0;
     };
     return options;
   }

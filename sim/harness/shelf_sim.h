@@ -34,9 +34,9 @@ struct ShelfSimConfig {
   std::optional<double> crash_rate;                   // per harness tick; default: the seed decides
   LogLevel log_level = LogLevel::kOff;
   LogSink* log_sink = nullptr;  // default: logs are discarded
-  // Test-only: from the first workload operation on, the shelf's disks acknowledge flushes
-  // without making anything durable, so power losses destroy acknowledged data. The checker must
-  // notice.
+  // Test-only: from the first workload operation on, the shelf's fragment disks acknowledge
+  // flushes without making anything durable, so power losses destroy acknowledged fragments
+  // while the shelf still opens. The checker must report them lost.
   bool sabotage_flushes = false;
 };
 

@@ -112,18 +112,22 @@ TEST_CASE("sim/shelf: regression seeds stay fixed") {
   MESSAGE(runs << " regression seeds");
 }
 
-TEST_CASE("sim/shelf: the checker catches acknowledged data lost to flushes that lie") {
-  // Disks that acknowledge flushes without persisting, plus frequent power losses: acknowledged
-  // records, fragments and register values vanish, and the checker has to say so.
+TEST_CASE("sim/shelf: the checker catches acknowledged fragments lost to flushes that lie") {
+  // Fragment disks that acknowledge flushes without persisting, plus frequent power losses: the
+  // shelf still opens, acknowledged fragments vanish, and the model comparison has to say so.
   ShelfSimConfig config = short_run(42);
   config.detection = false;
   config.crash_rate = 0.2;
   config.sabotage_flushes = true;
   const ShelfSimReport report = run_shelf_sim(config);
   CHECK(report.power_losses > 0);
-  CHECK_FALSE(report.ok());
-  MESSAGE("violations found: " << report.violations.size() << "; first: "
-                               << (report.violations.empty() ? "" : report.violations[0]));
+  size_t lost_fragments = 0;
+  for (const std::string& what : report.violations) {
+    if (what.starts_with("acknowledged fragment")) ++lost_fragments;
+  }
+  MESSAGE("violations: " << report.violations.size() << ", lost fragments " << lost_fragments
+                         << "; first: " << (report.violations.empty() ? "" : report.violations[0]));
+  CHECK(lost_fragments > 0);
 }
 
 }  // namespace
