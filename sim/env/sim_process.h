@@ -56,9 +56,8 @@ class SimProcess final {
   const SimProcessOptions options_;
   SimWorld& world_;
   SimMachine& machine_;
-  asio::io_context io_;  // first member: destroyed last
+  asio::io_context io_;  // before every part that refers to it
   const ProcessId id_;
-  FaultPlan& plan_;
   SimFaults faults_;
   SimClock clock_;
   SimNetwork network_;

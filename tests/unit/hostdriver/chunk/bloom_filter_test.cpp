@@ -38,12 +38,15 @@ TEST_CASE("hostdriver/chunk: bloom sizing follows the textbook formulas and the 
   CHECK(bloom_sizing(kBloomEntriesMax, kBloomFpRateMin)->bit_count <= kBloomBitsMax);
 
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  for (auto [entries, rate] : {std::pair<uint64_t, double>{0, 0.01},
-                               {kBloomEntriesMax + 1, 0.01},
-                               {1000, 0.0},
-                               {1000, kBloomFpRateMin / 2},
-                               {1000, 0.6},
-                               {1000, nan}}) {
+  for (const auto& bad : {std::pair<uint64_t, double>{0, 0.01},
+                          {kBloomEntriesMax + 1, 0.01},
+                          {1000, 0.0},
+                          {1000, kBloomFpRateMin / 2},
+                          {1000, 0.6},
+                          {1000, nan}}) {
+    // No structured bindings: clang 14 cannot capture them in doctest's CAPTURE lambdas.
+    const uint64_t entries = bad.first;
+    const double rate = bad.second;
     CAPTURE(entries);
     CAPTURE(rate);
     auto filter = BloomFilter::create(entries, rate);
