@@ -28,6 +28,8 @@ using HostId = StrongId<struct HostIdTag, uint32_t>;
 using DiskIndex = StrongId<struct DiskIndexTag, uint16_t>;
 using ContainerId = StrongId<struct ContainerIdTag, uint64_t>;
 using RequestId = StrongId<struct RequestIdTag, uint64_t>;
+// A file of a datastore (NFS file handles carry it, so it is stable across restarts).
+using InodeId = StrongId<struct InodeIdTag, uint64_t>;
 // Ownership epoch carried by every mutating request; the shelf rejects older ones (fencing).
 using Epoch = StrongId<struct EpochTag, uint64_t>;
 

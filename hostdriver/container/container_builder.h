@@ -64,6 +64,9 @@ class ContainerBuilder final {
   // Bytes the footer takes if sealed now.
   uint64_t footer_bytes() const { return footer_bytes_for(footer_.chunks.size()); }
   const std::vector<ChunkEntry>& chunks() const { return footer_.chunks; }
+  // The payload as built so far (chunks at their offsets): reads of chunks not yet destaged are
+  // served from here. Not after seal().
+  std::span<const uint8_t> payload() const { return payload_; }
 
  private:
   // Where a chunk of stored_bytes (<= F) would start: chunks_end, or the next fragment boundary

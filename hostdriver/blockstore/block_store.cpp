@@ -1,0 +1,191 @@
+// hostdriver/blockstore/block_store.cpp
+// BlockStore's facade, construction, open/close and stats. The paths live in write_path.cpp,
+// read_path.cpp, recovery.cpp and trimmer.cpp.
+#include "hostdriver/blockstore/block_store.h"
+
+#include <string>
+
+#include "hostdriver/blockstore/block_store_impl.h"
+
+namespace splitarray::hostdriver::blockstore {
+namespace {
+
+Error invalid(const std::string& what) { return make_error(Code::kInvalidArgument, what); }
+
+}  // namespace
+
+Result<void> validate_config(const BlockStoreConfig& config) {
+  if (!chunk::is_valid_block_size(config.block_size)) {
+    return invalid("block_size " + std::to_string(config.block_size) +
+                   ": a power of two from 4 KiB to 64 KiB");
+  }
+  RETURN_IF_ERROR(container::validate_geometry(config.geometry));
+  if (config.geometry.data_fragments > static_cast<uint32_t>(ec::kDataFragmentsMax)) {
+    return invalid("geometry.data_fragments over the erasure code's limit");
+  }
+  if (config.parity_fragments < 1 ||
+      config.parity_fragments > static_cast<uint32_t>(ec::kParityFragmentsMax)) {
+    return invalid("parity_fragments: 1.." + std::to_string(ec::kParityFragmentsMax));
+  }
+  if (config.host.value() == 0 || config.host.value() >= (1u << kHostIdBitsInContainerId)) {
+    return invalid("host: 1.." + std::to_string((1u << kHostIdBitsInContainerId) - 1));
+  }
+  if (config.fingerprint_truncate_bits > chunk::kFingerprintBits) {
+    return invalid("fingerprint_truncate_bits: at most 256");
+  }
+  if (config.recent_fps < chunk::kRecentFpCapacityMin ||
+      config.recent_fps > chunk::kRecentFpCapacityMax) {
+    return invalid("recent_fps out of range");
+  }
+  if (config.log_queue_bytes_max < kAppendBatchBytesMax) {
+    return invalid("log_queue_bytes_max: at least " + std::to_string(kAppendBatchBytesMax));
+  }
+  if (config.stripes_inflight_max < 1) return invalid("stripes_inflight_max: at least 1");
+  if (config.seal_idle <= Duration::zero()) return invalid("seal_idle: positive");
+  return ok_result();
+}
+
+// --- BlockStoreImpl: construction, open, close, stats ------------------------------------------
+
+BlockStoreImpl::BlockStoreImpl(Env& env, BlockStoreConfig config)
+    : env_(env),
+      config_(std::move(config)),
+      write_verifier_(env.rng.next_u64()),
+      link_(env, config_.shelf, config_.shelf_timeout),
+      workers_(std::max<size_t>(1, env.compute.threads()),
+               chunk::FingerprinterOptions{config_.fingerprint_truncate_bits},
+               static_cast<int>(config_.geometry.data_fragments),
+               static_cast<int>(config_.parity_fragments)),
+      cache_(config_.read_cache_bytes),
+      recent_(config_.recent_fps, env.rng.next_u64()) {
+  auto bloom = chunk::BloomFilter::create(config_.bloom_expected_entries, config_.bloom_fp_rate);
+  if (bloom.ok()) bloom_.emplace(std::move(bloom).value());
+  destager_ = std::make_unique<Destager>(env_, config_, link_, workers_);
+  reader_ = std::make_unique<ChunkReader>(env_, config_, link_, *destager_, workers_, cache_);
+}
+
+BlockStoreImpl::~BlockStoreImpl() {
+  ASSERT_MSG(!opened_ || closed_, "BlockStore destroyed without close()");
+}
+
+Task<Result<void>> BlockStoreImpl::open() {
+  auto opened = co_await destager_->open();
+  if (opened.ok()) opened = co_await fence_and_replay();
+  if (!opened.ok()) {
+    co_await link_.close();
+    co_return opened;
+  }
+  opened_ = true;
+  log_->start();
+  destager_->start(*log_);
+  loops_.spawn(env_.executor(), run_trimmer());
+  loops_.spawn(env_.executor(), run_idle_sealer());
+  env_.log.info("blockstore.open", {{"host", std::to_string(config_.host.value())},
+                                    {"epoch", std::to_string(config_.epoch.value())},
+                                    {"replayed_records",
+                                     std::to_string(stats_.open_replayed_records)},
+                                    {"files", std::to_string(maps_.files())}});
+  co_return ok_result();
+}
+
+Task<Result<void>> BlockStoreImpl::destage_all() {
+  CO_RETURN_IF_ERROR(co_await commit());
+  destager_->seal_open();
+  CO_RETURN_IF_ERROR(co_await destager_->drain());
+  CO_RETURN_IF_ERROR(usable());
+  // Let the trimmer catch up, so a reopen replays little.
+  co_return co_await trim_once();
+}
+
+Task<void> BlockStoreImpl::close() {
+  if (closed_ || !opened_) co_return;
+  if (usable().ok()) {
+    auto drained = co_await destage_all();
+    if (!drained.ok()) {
+      env_.log.warn("blockstore.close_undrained", {{"error", drained.error().to_string()}});
+    }
+  }
+  closing_ = true;
+  if (idle_timer_ != 0) env_.clock.cancel(idle_timer_);
+  idle_tick_.notify();
+  destager_->progress().notify_all();
+  log_space_.notify_all();
+  turn_.notify_all();
+  co_await log_->stop();
+  co_await destager_->stop();
+  destager_->progress().notify_all();
+  co_await loops_.join();
+  co_await reader_->stop();
+  co_await link_.close();
+  closed_ = true;
+}
+
+BlockStoreStats BlockStoreImpl::stats() const {
+  BlockStoreStats s = stats_;
+  s.logical_bytes = maps_.mapped_blocks() * config_.block_size;
+  if (log_) {
+    s.log_appends = log_->stats().appends;
+    s.log_records = log_->stats().records;
+    s.log_busy_waits += log_->stats().busy_waits;
+  }
+  s.containers_sealed = destager_->stats().containers_sealed;
+  s.containers_destaged = destager_->stats().containers_destaged;
+  s.stripes_written_degraded = destager_->stats().stripes_written_degraded;
+  const ChunkReaderStats& r = reader_->stats();
+  s.read_cache_hits = r.cache_hits;
+  s.fragment_range_reads = r.range_reads;
+  s.degraded_reads = r.degraded_reads;
+  s.repairs = r.repairs;
+  return s;
+}
+
+Result<BlockRef> BlockStoreImpl::block_ref(InodeId inode, uint64_t block_index) const {
+  const BlockRef* ref = maps_.find(inode, block_index);
+  if (ref == nullptr) return make_error(Code::kNotFound, "hole");
+  return *ref;
+}
+
+Result<std::vector<DiskIndex>> BlockStoreImpl::placement(ContainerId container) const {
+  return destager_->placement(container);
+}
+
+// --- BlockStore ---------------------------------------------------------------------------------
+
+Task<Result<std::unique_ptr<BlockStore>>> BlockStore::open(Env& env, BlockStoreConfig config) {
+  CO_RETURN_IF_ERROR(validate_config(config));
+  auto impl = std::make_unique<BlockStoreImpl>(env, std::move(config));
+  CO_RETURN_IF_ERROR(co_await impl->open());
+  co_return std::unique_ptr<BlockStore>(new BlockStore(std::move(impl)));
+}
+
+BlockStore::BlockStore(std::unique_ptr<BlockStoreImpl> impl) : impl_(std::move(impl)) {}
+BlockStore::~BlockStore() = default;
+
+Task<Result<void>> BlockStore::write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
+                                     Stability stability) {
+  co_return co_await impl_->write(inode, offset, data, stability);
+}
+Task<Result<std::vector<uint8_t>>> BlockStore::read(InodeId inode, uint64_t offset,
+                                                    uint32_t length) {
+  co_return co_await impl_->read(inode, offset, length);
+}
+Task<Result<void>> BlockStore::truncate(InodeId inode, uint64_t size, Stability stability) {
+  co_return co_await impl_->truncate(inode, size, stability);
+}
+Task<Result<void>> BlockStore::remove(InodeId inode, Stability stability) {
+  co_return co_await impl_->truncate(inode, 0, stability);
+}
+Task<Result<void>> BlockStore::commit() { co_return co_await impl_->commit(); }
+Task<Result<void>> BlockStore::destage_all() { co_return co_await impl_->destage_all(); }
+Task<void> BlockStore::close() { co_await impl_->close(); }
+uint64_t BlockStore::write_verifier() const { return impl_->write_verifier(); }
+BlockStoreStats BlockStore::stats() const { return impl_->stats(); }
+Result<BlockRef> BlockStore::block_ref(InodeId inode, uint64_t block_index) const {
+  return impl_->block_ref(inode, block_index);
+}
+Result<std::vector<DiskIndex>> BlockStore::placement(ContainerId container) const {
+  return impl_->placement(container);
+}
+const BlockStoreConfig& BlockStore::config() const { return impl_->config(); }
+
+}  // namespace splitarray::hostdriver::blockstore

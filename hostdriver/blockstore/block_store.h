@@ -1,0 +1,191 @@
+// hostdriver/blockstore/block_store.h
+// BlockStore: the host driver's storage engine below the file system (DESIGN.md §3, §4, §6). It
+// stores and returns the blocks of files addressed by (inode, byte offset), deduplicating by
+// SHA-256, compressing with zstd, making writes durable in the host's shelf NVRAM log and
+// destaging them into erasure-coded containers on the shelf's disks.
+//
+// Write:  split into blocks (partial blocks read-modify-written) -> fingerprint on the compute
+//         pool -> dedup (zero block = hole; staged chunks; recent-fp table; Bloom filter; one
+//         batched index lookup; optional verify-on-match) -> compress new blocks -> in arrival
+//         order: pack new chunks into the open container (their final location is known from
+//         here on), update the block map, queue one NVRAM record -> group commit.
+// Destage: a full (or idle) container is sealed, k data + m parity fragments with identity and
+//         CRC32C are written to k+m distinct disks (declustered placement); only then are its fps
+//         inserted in the shelf index and the log trimmed behind it.
+// Read:   block map -> location -> read cache / staged container in memory / one byte-range read
+//         of one data fragment -> decompress (bounded) -> verify fp. On any failure: degraded read
+//         (k other fragments, reconstruct, verify) and a repair of the bad fragment.
+//
+// Invariants:
+//   (1) An acknowledged write (stable: its record acknowledged by the shelf; unstable: after a
+//       later commit() returned ok) survives a host restart: open() replays the NVRAM log.
+//   (2) The block map is updated in write arrival order, so of two overlapping writes the one
+//       that arrived later wins, whatever order their hashing finishes in.
+//   (3) Index inserts and log trims for a container happen only after every fragment of its
+//       stripe on a non-failed disk is durable (a fragment whose disk is failed at destage time
+//       is the rebuild's job, as if the disk had failed a moment later); and never with fewer
+//       than k+1 fragments durable.
+//   (4) A read returns the bytes last written or kCorruption for blocks that cannot be
+//       reconstructed; never other bytes (every chunk's fp is verified after decoding).
+//   (5) Memory is bounded: queued log bytes <= log_queue_bytes_max, stripes in flight <=
+//       stripes_inflight_max, read cache <= read_cache_bytes; writers wait at those limits
+//       (backpressure) and when the shelf answers kBusy.
+// Until the file system's checkpoints exist (issue 5), the block maps themselves are made durable
+// by the log: before the log is trimmed past a record, the map entries it carried that are still
+// current are appended again ("relogged"), so the log always holds the whole map. See README.md.
+//
+// Threading: every method runs on the Env's event loop; CPU work goes to the compute pool.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/env.h"
+#include "common/ids.h"
+#include "common/result.h"
+#include "hostdriver/container/container.h"
+#include "protocol/shelf_messages.h"
+
+namespace splitarray::hostdriver::blockstore {
+
+using protocol::ChunkLocation;
+using protocol::Fingerprint;
+
+// --- Limits and defaults ----------------------------------------------------------------------
+inline constexpr uint32_t kParityFragmentsDefault = 2;
+// One write call: an NFS WRITE is at most 1 MiB; larger calls are the caller's to split. Its
+// record (<= ~1.07 MiB with 4 KiB blocks) must fit one frame payload (protocol/frame.h, 2 MiB).
+inline constexpr size_t kWriteBytesMax = 1 * kMiB;
+// Group commit: bytes of records in one NVRAM append.
+inline constexpr size_t kAppendBatchBytesMax = 2 * kMiB - 64 * kKiB;  // < one frame payload
+inline constexpr size_t kLogQueueBytesMaxDefault = 32 * kMiB;
+inline constexpr size_t kReadCacheBytesDefault = 64 * kMiB;
+inline constexpr size_t kRecentFpsDefault = size_t{1} << 20;
+inline constexpr size_t kStripesInflightMaxDefault = 2;
+// A partly filled container is sealed after this long without new chunks.
+inline constexpr Duration kSealIdleDefault = std::chrono::seconds(2);
+
+// How a write is acknowledged (NFSv3 stable_how).
+enum class Stability : uint8_t {
+  kUnstable,  // after buffering; durable by a later commit()
+  kDataSync,  // after the shelf acknowledged the NVRAM record
+  kFileSync,  // same as kDataSync here: the block store has no separate metadata
+};
+
+struct BlockStoreConfig {
+  HostId host{1};
+  Epoch epoch{1};
+  Address shelf;  // where the shelf listens
+  uint32_t block_size = 4096;  // a valid chunk block size (4-64 KiB, power of two)
+  container::ContainerGeometry geometry{};
+  uint32_t parity_fragments = kParityFragmentsDefault;
+  bool verify_on_match = false;  // byte-compare before trusting a dedup hit
+  // Test only: keep the first N bits of every fingerprint (forces collisions). 0 = off.
+  uint32_t fingerprint_truncate_bits = 0;
+  size_t read_cache_bytes = kReadCacheBytesDefault;
+  size_t recent_fps = kRecentFpsDefault;
+  uint64_t bloom_expected_entries = uint64_t{1} << 24;
+  double bloom_fp_rate = 0.01;
+  size_t log_queue_bytes_max = kLogQueueBytesMaxDefault;
+  size_t stripes_inflight_max = kStripesInflightMaxDefault;
+  Duration seal_idle = kSealIdleDefault;
+  Duration shelf_timeout = std::chrono::seconds(30);
+};
+
+// kInvalidArgument naming the field.
+Result<void> validate_config(const BlockStoreConfig& config);
+
+// Where a file block's bytes are (DESIGN.md §6 "block pointer"): its fp and the chunk's location.
+struct BlockRef {
+  Fingerprint fp{};
+  ChunkLocation location{};
+  friend bool operator==(const BlockRef&, const BlockRef&) = default;
+};
+
+struct BlockStoreStats {
+  // Accounting (DESIGN.md §3): logical = bytes of non-hole blocks in files; unique = logical bytes
+  // of the distinct chunks this host stored; stored = their bytes after compression. Until GC
+  // exists unique and stored only grow (overwritten chunks stay stored).
+  uint64_t logical_bytes = 0;
+  uint64_t unique_bytes = 0;
+  uint64_t stored_bytes = 0;
+  double dedup_ratio() const { return unique_bytes ? double(logical_bytes) / unique_bytes : 1.0; }
+  double compression_ratio() const { return stored_bytes ? double(unique_bytes) / stored_bytes : 1.0; }
+
+  uint64_t blocks_written = 0;
+  uint64_t zero_blocks = 0;
+  uint64_t dedup_hits = 0;         // blocks that referenced an existing chunk
+  uint64_t dedup_hits_local = 0;   // ... found without asking the shelf
+  uint64_t index_lookups = 0;      // lookup RPCs
+  uint64_t bloom_skips = 0;        // blocks the Bloom filter declared new
+  uint64_t verify_mismatches = 0;  // verify-on-match found different bytes (fp collision)
+  uint64_t chunks_stored = 0;
+  uint64_t log_appends = 0;
+  uint64_t log_records = 0;
+  uint64_t log_relogged_entries = 0;
+  uint64_t log_busy_waits = 0;
+  uint64_t containers_sealed = 0;
+  uint64_t containers_destaged = 0;
+  uint64_t stripes_written_degraded = 0;  // some fragment's disk was failed at destage time
+  uint64_t reads = 0;
+  uint64_t read_cache_hits = 0;
+  uint64_t fragment_range_reads = 0;
+  uint64_t degraded_reads = 0;
+  uint64_t repairs = 0;             // fragments rewritten after a degraded read
+  uint64_t unrecoverable_blocks = 0;  // reads answered kCorruption
+  uint64_t open_replayed_records = 0;
+};
+
+class BlockStoreImpl;
+
+class BlockStore final {
+ public:
+  // Connects to the shelf, raises the host's fence to config.epoch, replays the host's NVRAM log
+  // (block maps and not yet destaged chunks) and starts the group-commit and destage loops.
+  static Task<Result<std::unique_ptr<BlockStore>>> open(Env& env, BlockStoreConfig config);
+  ~BlockStore();
+  BlockStore(const BlockStore&) = delete;
+  BlockStore& operator=(const BlockStore&) = delete;
+
+  // Writes data (1..kWriteBytesMax bytes) at byte offset of inode. Errors: kInvalidArgument
+  // (empty, too long, offset + size overflows), kStale (fenced by a newer owner: every later call
+  // fails the same way), kUnavailable (closed). Nothing is acknowledged that is not durable at
+  // the level `stability` asks for.
+  Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
+                           Stability stability);
+  // length bytes at offset; holes and unwritten blocks read as zeros. kCorruption if some block
+  // in the range cannot be read or reconstructed (the message names inode and block offsets).
+  Task<Result<std::vector<uint8_t>>> read(InodeId inode, uint64_t offset, uint32_t length);
+  // Drops blocks wholly past size and zeroes the tail of the block containing size.
+  Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability);
+  // Drops every block of inode.
+  Task<Result<void>> remove(InodeId inode, Stability stability);
+  // Everything written before this call is durable (NFS COMMIT).
+  Task<Result<void>> commit();
+  // Seals the open container and waits until every sealed container is destaged (tests, bench,
+  // shutdown).
+  Task<Result<void>> destage_all();
+  // Commits, destages, stops the loops, closes the shelf connection. Must be awaited before
+  // destruction; idempotent.
+  Task<void> close();
+
+  // Changes on every open(): NFS's write verifier for UNSTABLE writes.
+  uint64_t write_verifier() const;
+  BlockStoreStats stats() const;
+
+  // Introspection for tests and fsck.
+  // The block's reference, or kNotFound for a hole / unwritten block.
+  Result<BlockRef> block_ref(InodeId inode, uint64_t block_index) const;
+  // Disk of each fragment 0..k+m-1 of a container's stripe.
+  Result<std::vector<DiskIndex>> placement(ContainerId container) const;
+  const BlockStoreConfig& config() const;
+
+ private:
+  explicit BlockStore(std::unique_ptr<BlockStoreImpl> impl);
+  std::unique_ptr<BlockStoreImpl> impl_;
+};
+
+}  // namespace splitarray::hostdriver::blockstore

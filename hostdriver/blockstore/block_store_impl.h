@@ -1,0 +1,123 @@
+// hostdriver/blockstore/block_store_impl.h
+// BlockStoreImpl: the state behind BlockStore (block_store.h) and the glue between its parts:
+//   write_path.cpp  write/truncate/remove: split, read-modify-write, fingerprint, dedup,
+//                   compress, apply in arrival order, queue the log record
+//   read_path.cpp   read: block map -> ChunkReader per block, in parallel
+//   recovery.cpp    open: fence, replay the NVRAM log, start the loops
+//   trimmer.cpp     trim the log behind durable containers (relogging live map entries first),
+//                   seal idle containers
+// Private to this folder.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "common/async/condition.h"
+#include "common/async/task_group.h"
+#include "common/env.h"
+#include "hostdriver/blockstore/block_store.h"
+#include "hostdriver/blockstore/chunk_reader.h"
+#include "hostdriver/blockstore/destager.h"
+#include "hostdriver/blockstore/file_maps.h"
+#include "hostdriver/blockstore/log_writer.h"
+#include "hostdriver/blockstore/read_cache.h"
+#include "hostdriver/blockstore/shelf_link.h"
+#include "hostdriver/blockstore/workers.h"
+#include "hostdriver/chunk/bloom_filter.h"
+#include "hostdriver/chunk/recent_fp_table.h"
+
+namespace splitarray::hostdriver::blockstore {
+
+// Blocks per compute job (fingerprinting, compression): 32 x 4 KiB = 128 KiB, large enough that
+// the hop to the pool is noise, small enough that one 1 MiB write uses every thread.
+inline constexpr size_t kComputeJobBlocks = 32;
+// Block reads of one read() in flight at once.
+inline constexpr size_t kReadBlocksInflightMax = 64;
+// Map entries relogged per relog record batch.
+inline constexpr size_t kRelogEntriesPerRound = 65536;
+
+// One block of a write on its way through the pipeline.
+struct PendingBlock {
+  uint64_t block_index = 0;
+  std::span<const uint8_t> bytes;  // block_size bytes (into the write's block buffer)
+  bool zero = false;
+  Fingerprint fp{};
+  std::optional<ChunkLocation> existing;  // dedup hit
+  chunk::EncodedChunk encoded;            // new chunk, once compressed
+};
+
+class BlockStoreImpl final {
+ public:
+  BlockStoreImpl(Env& env, BlockStoreConfig config);
+  ~BlockStoreImpl();
+
+  Task<Result<void>> open();
+  Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
+                           Stability stability);
+  Task<Result<std::vector<uint8_t>>> read(InodeId inode, uint64_t offset, uint32_t length);
+  Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability);
+  Task<Result<void>> commit();
+  Task<Result<void>> destage_all();
+  Task<void> close();
+
+  BlockStoreStats stats() const;
+  Result<BlockRef> block_ref(InodeId inode, uint64_t block_index) const;
+  Result<std::vector<DiskIndex>> placement(ContainerId container) const;
+  const BlockStoreConfig& config() const { return config_; }
+  uint64_t write_verifier() const { return write_verifier_; }
+
+ private:
+  // write_path.cpp
+  Result<void> usable() const;
+  Task<void> wait_turn(uint64_t arrival);
+  void finish_turn(uint64_t arrival);
+  Task<Result<void>> read_block(InodeId inode, uint64_t block_index, std::span<uint8_t> out);
+  Task<Result<void>> fingerprint_all(std::vector<PendingBlock>& blocks);
+  Task<Result<void>> dedup(std::vector<PendingBlock>& blocks);
+  Task<Result<void>> compress_new(std::vector<PendingBlock>& blocks);
+  // Applies a prepared change at its turn: packs, updates the maps, queues the record.
+  Task<Result<uint64_t>> apply(InodeId inode, std::optional<uint64_t> truncate_from,
+                               std::vector<PendingBlock>& blocks);
+  Task<Result<void>> acknowledge(uint64_t ticket, Stability stability);
+  Task<Result<void>> change_blocks(InodeId inode, std::optional<uint64_t> truncate_from,
+                                   uint64_t arrival, std::vector<uint8_t> buffer,
+                                   uint64_t first_block, Stability stability);
+
+  // recovery.cpp
+  Task<Result<void>> fence_and_replay();
+
+  // trimmer.cpp
+  Task<void> run_trimmer();
+  Task<Result<void>> trim_once();
+  Task<void> run_idle_sealer();
+
+  Env& env_;
+  const BlockStoreConfig config_;
+  const uint64_t write_verifier_;
+  ShelfLink link_;
+  Workers workers_;
+  FileMaps maps_;
+  ReadCache cache_;
+  chunk::RecentFpTable recent_;
+  std::optional<chunk::BloomFilter> bloom_;
+  bool bloom_trusted_ = false;  // every fp in the shelf index is in bloom_
+  std::unique_ptr<LogWriter> log_;
+  std::unique_ptr<Destager> destager_;
+  std::unique_ptr<ChunkReader> reader_;
+  async::TaskGroup loops_;
+  async::Condition turn_;        // applied_through_ moved
+  async::Condition log_space_;   // the log was trimmed (writers waiting on a nearly full log)
+  uint64_t next_arrival_ = 1;
+  uint64_t applied_through_ = 0;
+  bool opened_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  TimerId idle_timer_ = 0;
+  async::Notify idle_tick_;
+  BlockStoreStats stats_;
+};
+
+}  // namespace splitarray::hostdriver::blockstore

@@ -1,0 +1,271 @@
+// hostdriver/blockstore/chunk_reader.cpp
+#include "hostdriver/blockstore/chunk_reader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "hostdriver/container/container.h"
+#include "protocol/fragment_header.h"
+
+namespace splitarray::hostdriver::blockstore {
+namespace {
+
+std::string describe(const ChunkLocation& location) {
+  return "container " + std::to_string(location.container_id) + " offset " +
+         std::to_string(location.offset) + " length " + std::to_string(location.length);
+}
+
+}  // namespace
+
+ChunkReader::ChunkReader(Env& env, const BlockStoreConfig& config, ShelfLink& link,
+                         Destager& destager, Workers& workers, ReadCache& cache)
+    : env_(env),
+      config_(config),
+      link_(link),
+      destager_(destager),
+      workers_(workers),
+      cache_(cache),
+      k_(static_cast<int>(config.geometry.data_fragments)),
+      width_(static_cast<int>(config.geometry.data_fragments + config.parity_fragments)) {}
+
+ChunkReader::~ChunkReader() { ASSERT(background_.live() == 0); }
+
+Task<void> ChunkReader::stop() { co_await background_.join(); }
+
+Result<void> ChunkReader::decode_and_verify(const BlockRef& ref, std::span<const uint8_t> stored,
+                                            std::span<uint8_t> out) {
+  ASSERT(out.size() == config_.block_size);
+  Worker& worker = workers_.inline_worker();
+  const chunk::Encoding encoding =
+      stored.size() == config_.block_size ? chunk::Encoding::kRaw : chunk::Encoding::kZstd;
+  RETURN_IF_ERROR(worker.codec.decompress(encoding, stored, config_.block_size, out));
+  if (worker.fingerprinter.fingerprint(out) != ref.fp) {
+    return make_error(Code::kCorruption, "chunk at " + describe(ref.location) +
+                                             " does not match its fingerprint");
+  }
+  return ok_result();
+}
+
+Task<Result<void>> ChunkReader::read(const BlockRef& ref, std::span<uint8_t> out) {
+  if (cache_.lookup(ref.location, out)) {
+    ++stats_.cache_hits;
+    co_return ok_result();
+  }
+  if (auto staged = destager_.staged(ref.location)) {
+    ++stats_.staged_hits;
+    // Bytes we packed ourselves: a mismatch here is a bug, not damage.
+    auto decoded = decode_and_verify(ref, *staged, out);
+    ASSERT_MSG(decoded.ok(), "a staged chunk failed to decode");
+    co_return ok_result();
+  }
+  auto stored = co_await read_range(ref);
+  if (stored.ok()) {
+    auto decoded = decode_and_verify(ref, *stored, out);
+    if (decoded.ok()) {
+      cache_.insert(ref.location, out);
+      co_return ok_result();
+    }
+    env_.log.warn("read: " + decoded.error().message + "; reading degraded");
+  } else if (stored.code() == Code::kTimeout ||
+             (stored.code() == Code::kUnavailable && link_.closed())) {
+    co_return stored.error();
+  } else {
+    env_.log.info("read of " + describe(ref.location) + ": " + stored.error().to_string() +
+                  "; reading degraded");
+  }
+  ++stats_.degraded_reads;
+  auto degraded = co_await read_degraded(ref, out);
+  if (!degraded.ok()) {
+    if (degraded.code() == Code::kCorruption) ++stats_.unrecoverable;
+    co_return degraded.error();
+  }
+  cache_.insert(ref.location, out);
+  co_return ok_result();
+}
+
+Task<Result<std::vector<uint8_t>>> ChunkReader::read_range(const BlockRef& ref) {
+  auto placed = container::locate_checked(config_.geometry, ref.location.offset,
+                                          ref.location.length);
+  if (!placed.ok()) co_return placed.error();
+  auto disks = destager_.placement(ContainerId(ref.location.container_id));
+  if (!disks.ok()) co_return disks.error();
+  const protocol::FragmentIdValue id{ref.location.container_id,
+                                     static_cast<uint8_t>(placed->fragment_index),
+                                     kFragmentGeneration};
+  const DiskIndex disk = (*disks)[placed->fragment_index];
+  for (int attempt = 1;; ++attempt) {
+    auto client = co_await link_.client();
+    if (!client.ok()) co_return client.error();
+    ++stats_.range_reads;
+    auto bytes = co_await (*client)->fragment_read(disk, id, placed->offset_in_fragment,
+                                                   placed->length);
+    if (bytes.ok()) {
+      if (bytes->size() != placed->length) {
+        co_return make_error(Code::kCorruption, "short fragment read");
+      }
+      co_return std::move(bytes).value();
+    }
+    const bool broken = (*client)->rpc().broken() || bytes.code() == Code::kTimeout;
+    link_.reset_if_broken(bytes.error());
+    if (!broken) co_return bytes.error();  // the shelf's answer about the fragment or disk
+    if (attempt >= kReadAttemptsMax) co_return bytes.error();
+  }
+}
+
+Task<Result<void>> ChunkReader::read_degraded(const BlockRef& ref, std::span<uint8_t> out) {
+  const uint64_t container = ref.location.container_id;
+  std::shared_ptr<Reconstruction> r;
+  for (const auto& existing : reconstructions_) {
+    if (existing->container == container) r = existing;
+  }
+  if (r == nullptr) {
+    r = std::make_shared<Reconstruction>();
+    r->container = container;
+    reconstructions_.push_back(r);
+    while (reconstructions_.size() > kReconstructionsKept) reconstructions_.pop_front();
+    background_.spawn(env_.executor(), reconstruct(r));
+  }
+  while (!r->done) co_await r->finished.wait();
+  if (!r->outcome.ok()) co_return r->outcome;
+  auto placed = container::locate_checked(config_.geometry, ref.location.offset,
+                                          ref.location.length);
+  if (!placed.ok()) co_return placed.error();
+  const std::vector<uint8_t>& payload = r->payloads[placed->fragment_index];
+  ASSERT(payload.size() == config_.geometry.fragment_payload_bytes);
+  auto stored = std::span<const uint8_t>(payload).subspan(placed->offset_in_fragment,
+                                                          placed->length);
+  auto decoded = decode_and_verify(ref, stored, out);
+  if (!decoded.ok()) {
+    co_return make_error(Code::kCorruption,
+                         "unrecoverable: " + decoded.error().message + " after reconstruction");
+  }
+  co_return ok_result();
+}
+
+Task<void> ChunkReader::reconstruct(std::shared_ptr<Reconstruction> r) {
+  ++stats_.reconstructions;
+  const uint32_t fragment_bytes = config_.geometry.fragment_payload_bytes;
+  const auto width = static_cast<size_t>(width_);
+  std::vector<Result<std::vector<uint8_t>>> fragments(
+      width, make_error(Code::kNotFound, "not read"));
+  auto disks = destager_.placement(ContainerId(r->container));
+  if (!disks.ok()) {
+    r->outcome = disks.error();
+  } else {
+    // Read every fragment whole, in parallel, and check each one's CRC, identity and length.
+    async::TaskGroup reads;
+    bool connection_lost = false;
+    auto one = [](ChunkReader* self, uint64_t container, int index, DiskIndex disk,
+                  Result<std::vector<uint8_t>>* slot, bool* lost) -> Task<void> {
+      const protocol::FragmentIdValue id{container, static_cast<uint8_t>(index),
+                                         kFragmentGeneration};
+      auto client = co_await self->link_.client();
+      if (!client.ok()) {
+        *slot = client.error();
+        *lost = true;
+        co_return;
+      }
+      auto bytes = co_await (*client)->fragment_read(disk, id, 0, 0);
+      if (!bytes.ok()) {
+        if ((*client)->rpc().broken() || bytes.code() == Code::kTimeout) *lost = true;
+        self->link_.reset_if_broken(bytes.error());
+        *slot = bytes.error();
+        co_return;
+      }
+      auto header = protocol::verify_fragment(*bytes);
+      const protocol::FragmentId expected{ContainerId(container), static_cast<uint8_t>(index),
+                                          kFragmentGeneration};
+      if (!header.ok()) {
+        *slot = header.error();
+      } else if (header->id != expected ||
+                 header->payload_length != self->config_.geometry.fragment_payload_bytes) {
+        *slot = make_error(Code::kCorruption, "fragment " + header->id.to_string() +
+                                                  " found where " + expected.to_string() +
+                                                  " belongs");
+      } else {
+        bytes->erase(bytes->begin(), bytes->begin() + protocol::kFragmentHeaderSize);
+        *slot = std::move(bytes).value();
+      }
+    };
+    for (size_t i = 0; i < width; ++i) {
+      reads.spawn(env_.executor(), one(this, r->container, static_cast<int>(i), (*disks)[i],
+                                       &fragments[i], &connection_lost));
+    }
+    co_await reads.join();
+    std::vector<ec::PresentFragment> present;
+    std::vector<int> missing;
+    for (size_t i = 0; i < width; ++i) {
+      if (fragments[i].ok()) {
+        present.push_back({static_cast<int>(i), *fragments[i]});
+      } else {
+        missing.push_back(static_cast<int>(i));
+        env_.log.warn("degraded read: container " + std::to_string(r->container) + " fragment " +
+                      std::to_string(i) + ": " + fragments[i].error().to_string());
+      }
+    }
+    r->payloads.assign(width, {});
+    std::vector<ec::WantedFragment> wanted;
+    for (int index : missing) {
+      r->payloads[static_cast<size_t>(index)].assign(fragment_bytes, 0);
+      wanted.push_back({index, r->payloads[static_cast<size_t>(index)]});
+    }
+    Result<void> rebuilt = ok_result();
+    if (!wanted.empty()) {
+      rebuilt = workers_.inline_worker().erasure.reconstruct(present, wanted);
+    }
+    if (!rebuilt.ok() && connection_lost) {
+      r->outcome = make_error(Code::kUnavailable, "shelf unreachable during a degraded read");
+    } else if (!rebuilt.ok()) {
+      r->outcome = make_error(Code::kCorruption, "container " + std::to_string(r->container) +
+                                                     ": " + rebuilt.error().message);
+    } else {
+      for (size_t i = 0; i < width; ++i) {
+        if (fragments[i].ok()) r->payloads[i] = std::move(fragments[i]).value();
+      }
+      // Repair what was bad on disks that can take a write (a failed disk answers
+      // kUnavailable; its fragments are the rebuild's job).
+      for (int index : missing) {
+        const auto slot = static_cast<size_t>(index);
+        if (fragments[slot].code() == Code::kUnavailable) continue;
+        if (repairs_inflight_ >= kRepairsInflightMax) continue;  // a later read or scrub will
+        ++repairs_inflight_;
+        background_.spawn(env_.executor(),
+                          repair(r->container, index, (*disks)[slot], r->payloads[slot]));
+      }
+    }
+  }
+  r->done = true;
+  if (!r->outcome.ok()) {
+    // Forget failures, so a later read tries again (damage may be repaired, the shelf back).
+    std::erase(reconstructions_, r);
+  }
+  r->finished.notify_all();
+}
+
+Task<void> ChunkReader::repair(uint64_t container, int index, DiskIndex disk,
+                               std::vector<uint8_t> payload) {
+  const protocol::FragmentId id{ContainerId(container), static_cast<uint8_t>(index),
+                                kFragmentGeneration};
+  std::vector<uint8_t> fragment = protocol::build_fragment(id, payload);
+  auto client = co_await link_.client();
+  if (client.ok()) {
+    auto written = co_await (*client)->fragment_write(
+        config_.host, config_.epoch, disk,
+        protocol::FragmentIdValue{container, static_cast<uint8_t>(index), kFragmentGeneration},
+        std::move(fragment));
+    if (written.ok()) {
+      ++stats_.repairs;
+      env_.log.info("repaired container " + std::to_string(container) + " fragment " +
+                    std::to_string(index) + " on disk " + std::to_string(disk.value()));
+    } else {
+      link_.reset_if_broken(written.error());
+      env_.log.warn("repair of container " + std::to_string(container) + " fragment " +
+                    std::to_string(index) + " failed: " + written.error().to_string());
+    }
+  }
+  --repairs_inflight_;
+}
+
+}  // namespace splitarray::hostdriver::blockstore

@@ -1,0 +1,94 @@
+// hostdriver/blockstore/chunk_reader.h
+// ChunkReader: one block's bytes from its BlockRef (DESIGN.md §6): read cache -> container still
+// in memory (not destaged) -> one byte-range read of the one data fragment holding the chunk ->
+// decode (bounded to the block size) -> verify the fp. Any failure of that path (disk failed,
+// fragment missing, CRC or identity mismatch at the shelf, wrong fp after decoding) falls back to
+// a degraded read: every other fragment of the stripe is read whole and checked (CRC, identity,
+// length), the bad ones are reconstructed from k good ones (ISA-L), the chunk is cut from the
+// rebuilt data fragment and verified again, and the bad fragments on healthy disks are rewritten
+// (repair, in the background). Fewer than k good fragments, or a wrong fp even after
+// reconstruction, is kCorruption: never other bytes.
+// Concurrent degraded reads of one container share one reconstruction, and the last few
+// reconstructed stripes are kept (a large read of a damaged fragment costs one reconstruction).
+// Threading: the Env's event loop; decoding runs inline (one block is a few microseconds).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "common/async/condition.h"
+#include "common/async/task_group.h"
+#include "common/env.h"
+#include "hostdriver/blockstore/block_store.h"
+#include "hostdriver/blockstore/destager.h"
+#include "hostdriver/blockstore/read_cache.h"
+#include "hostdriver/blockstore/shelf_link.h"
+#include "hostdriver/blockstore/workers.h"
+
+namespace splitarray::hostdriver::blockstore {
+
+inline constexpr size_t kReconstructionsKept = 2;
+inline constexpr size_t kRepairsInflightMax = 4;
+inline constexpr int kReadAttemptsMax = 3;  // connection-level retries of one read
+
+struct ChunkReaderStats {
+  uint64_t cache_hits = 0;
+  uint64_t staged_hits = 0;
+  uint64_t range_reads = 0;
+  uint64_t degraded_reads = 0;
+  uint64_t reconstructions = 0;
+  uint64_t repairs = 0;
+  uint64_t unrecoverable = 0;
+};
+
+class ChunkReader final {
+ public:
+  ChunkReader(Env& env, const BlockStoreConfig& config, ShelfLink& link, Destager& destager,
+              Workers& workers, ReadCache& cache);
+  ~ChunkReader();
+  ChunkReader(const ChunkReader&) = delete;
+  ChunkReader& operator=(const ChunkReader&) = delete;
+
+  // Reads block `ref` into out (block_size bytes). kCorruption if it cannot be read or
+  // reconstructed; kUnavailable/kTimeout if the shelf cannot be reached.
+  Task<Result<void>> read(const BlockRef& ref, std::span<uint8_t> out);
+  // Waits for background repairs (close()).
+  Task<void> stop();
+  const ChunkReaderStats& stats() const { return stats_; }
+
+ private:
+  struct Reconstruction {
+    uint64_t container = 0;
+    bool done = false;
+    Result<void> outcome;
+    std::vector<std::vector<uint8_t>> payloads;  // per fragment index; k data ones at least
+    async::Condition finished;
+  };
+
+  // Decodes stored chunk bytes into out and checks the fp. kCorruption on any mismatch.
+  Result<void> decode_and_verify(const BlockRef& ref, std::span<const uint8_t> stored,
+                                 std::span<uint8_t> out);
+  Task<Result<std::vector<uint8_t>>> read_range(const BlockRef& ref);
+  Task<Result<void>> read_degraded(const BlockRef& ref, std::span<uint8_t> out);
+  Task<void> reconstruct(std::shared_ptr<Reconstruction> r);
+  Task<void> repair(uint64_t container, int index, DiskIndex disk, std::vector<uint8_t> payload);
+
+  Env& env_;
+  const BlockStoreConfig config_;
+  ShelfLink& link_;
+  Destager& destager_;
+  Workers& workers_;
+  ReadCache& cache_;
+  const int k_;
+  const int width_;
+  std::deque<std::shared_ptr<Reconstruction>> reconstructions_;  // newest last
+  size_t repairs_inflight_ = 0;
+  async::TaskGroup background_;
+  ChunkReaderStats stats_;
+};
+
+}  // namespace splitarray::hostdriver::blockstore

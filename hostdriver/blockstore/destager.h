@@ -1,0 +1,149 @@
+// hostdriver/blockstore/destager.h
+// Destager: packs new chunks into the open container and turns sealed containers into stripes on
+// the shelf (DESIGN.md §4): k data + m parity fragments (ISA-L, on the compute pool), each with
+// the 64-byte identity header and CRC32C, written to k+m distinct disks chosen by declustered
+// placement; then the container's fps go into the shelf index. Only then is the container
+// durable, and the log may be trimmed behind it (the block store's trim loop).
+//
+// Placement is recomputed, never stored: place_stripe(container, k+m, every disk the shelf has,
+// failed or not). New container ids skip placements that touch a disk already failed (up to
+// kPlacementSkipMax ids); a disk that fails later leaves its fragment to the rebuild.
+// Container ids: host id in the top bits, then a per-host counter reserved in blocks of
+// kContainerIdsPerReservation through the shelf register "hosts/<host>/container-ids" (CAS with
+// the host's epoch), so ids never repeat across restarts or hosts.
+//
+// Invariants:
+//   (1) A container's stripe is written only after every log record that packed a chunk into it
+//       is durable, so what is on disk is always a subset of what replay can rebuild.
+//   (2) sealed_.size() <= stripes_inflight_max + (chunks of one record may seal a few more).
+//   (3) trim_limit(): every chunk record with a smaller ticket is in a durable container.
+// Threading: the Env's event loop; encoding on the compute pool through Workers.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "common/async/condition.h"
+#include "common/async/task_group.h"
+#include "common/env.h"
+#include "hostdriver/blockstore/block_store.h"
+#include "hostdriver/blockstore/log_record.h"
+#include "hostdriver/blockstore/log_writer.h"
+#include "hostdriver/blockstore/shelf_link.h"
+#include "hostdriver/blockstore/workers.h"
+#include "hostdriver/container/container_builder.h"
+
+namespace splitarray::hostdriver::blockstore {
+
+inline constexpr uint64_t kContainerIdsPerReservation = 256;
+inline constexpr int kPlacementSkipMax = 64;
+inline constexpr uint32_t kHostIdBitsInContainerId = 12;
+inline constexpr uint32_t kContainerCounterBits = 40 - kHostIdBitsInContainerId;
+inline constexpr uint32_t kFragmentGeneration = 1;
+inline constexpr Duration kDestageRetryDelay = std::chrono::milliseconds(200);
+
+struct DestagerStats {
+  uint64_t containers_sealed = 0;
+  uint64_t containers_destaged = 0;
+  uint64_t stripes_written_degraded = 0;
+  uint64_t fragment_write_retries = 0;
+};
+
+class Destager final {
+ public:
+  Destager(Env& env, const BlockStoreConfig& config, ShelfLink& link, Workers& workers);
+  ~Destager();
+  Destager(const Destager&) = delete;
+  Destager& operator=(const Destager&) = delete;
+
+  // Learns the shelf's disks and reserves the first container ids. Before anything else.
+  Task<Result<void>> open();
+  // The log writer exists only after replay; the destager needs it from start() on.
+  void start(LogWriter& log);
+  // Stops after the sealed containers are destaged (or at once when fenced / link closed).
+  Task<void> stop();
+
+  // Waits until `bytes` more chunk bytes can be packed without exceeding the limits.
+  Task<Result<void>> wait_for_room(size_t bytes);
+  // Packs one chunk into the open container, sealing it first if it is full. Synchronous.
+  ChunkLocation pack(const Fingerprint& fp, std::span<const uint8_t> stored,
+                     uint32_t logical_bytes);
+  // The record that carries every chunk packed since the previous call got `ticket`.
+  void logged(uint64_t ticket);
+  // Replay: puts a chunk found in the log back where it was packed. Chunks of containers whose
+  // first records were trimmed (the container is durable) are skipped. kCorruption if the log
+  // does not describe a container the builder can reproduce.
+  Result<void> restore(const NewChunk& chunk, uint64_t ticket);
+
+  // Bytes of a chunk that is not durable yet (open or sealed container in memory).
+  std::optional<std::span<const uint8_t>> staged(const ChunkLocation& location) const;
+  // Seals the open container if it holds chunks.
+  void seal_open();
+  // Waits until every container sealed so far is durable.
+  Task<Result<void>> drain();
+  uint64_t trim_limit() const;
+  // Signalled whenever a container becomes durable (or the destager fails).
+  async::Condition& progress() { return progress_; }
+  TimePoint last_pack() const { return last_pack_; }
+  bool open_has_chunks() const { return open_ && open_->builder->chunk_count() > 0; }
+
+  Result<std::vector<DiskIndex>> placement(ContainerId container) const;
+  const DestagerStats& stats() const { return stats_; }
+  const std::optional<Error>& failed() const { return failed_; }
+
+ private:
+  struct Container {
+    std::unique_ptr<container::ContainerBuilder> builder;  // while open
+    container::SealedContainer sealed;                     // once sealed
+    uint64_t first_ticket = UINT64_MAX;
+    uint64_t last_ticket = 0;
+    bool awaiting_ticket = false;
+    bool started = false;  // its stripe is being written
+    bool durable = false;
+    std::vector<std::vector<uint8_t>> fragments;  // header + payload, k+m of them
+  };
+
+  Task<Result<void>> reserve_ids();
+  Task<Result<void>> refresh_disks();
+  // The next container id whose placement avoids failed disks (or the first if none does).
+  ContainerId take_id();
+  void open_new();
+  Task<void> run();
+  Task<Result<void>> destage(Container& c);
+  Task<Result<void>> encode(Container& c);
+  Task<Result<void>> write_fragments(Container& c, const std::vector<DiskIndex>& disks);
+  Task<Result<void>> write_fragment(Container& c, int index, DiskIndex disk, bool* skipped);
+  Task<Result<void>> insert_index(const Container& c);
+  void fail(const Error& error);
+
+  Env& env_;
+  const BlockStoreConfig config_;
+  ShelfLink& link_;
+  LogWriter* log_ = nullptr;
+  Workers& workers_;
+  const int width_;
+  std::vector<DiskIndex> disks_;           // every disk of the shelf
+  std::map<DiskIndex, bool> disk_failed_;  // as last seen
+  std::deque<uint64_t> free_ids_;
+  bool reserving_ = false;
+  std::unique_ptr<Container> open_;
+  std::deque<std::unique_ptr<Container>> sealed_;  // oldest first; removed when durable
+  std::map<uint64_t, Container*> by_id_;          // open and sealed, for staged reads
+  std::optional<uint64_t> replay_skip_;           // container whose chunks replay skips
+  TimePoint last_pack_{};
+  std::optional<Error> failed_;
+  bool stopping_ = false;
+  size_t inflight_ = 0;
+  async::Notify work_;
+  async::Condition progress_;
+  async::TaskGroup tasks_;
+  async::TaskGroup stripes_;
+  DestagerStats stats_;
+};
+
+}  // namespace splitarray::hostdriver::blockstore

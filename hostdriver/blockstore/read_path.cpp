@@ -1,0 +1,82 @@
+// hostdriver/blockstore/read_path.cpp
+// The read path (DESIGN.md §6): block map lookups, then each block through the ChunkReader, up
+// to kReadBlocksInflightMax at once. Blocks that cannot be read make the whole call kCorruption,
+// naming exactly those blocks; every other range of the file stays readable.
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "hostdriver/blockstore/block_store_impl.h"
+
+namespace splitarray::hostdriver::blockstore {
+
+Task<Result<std::vector<uint8_t>>> BlockStoreImpl::read(InodeId inode, uint64_t offset,
+                                                        uint32_t length) {
+  CO_RETURN_IF_ERROR(usable());
+  if (length == 0) co_return std::vector<uint8_t>{};
+  if (offset > UINT64_MAX - length) {
+    co_return make_error(Code::kInvalidArgument, "read past the largest file offset");
+  }
+  ++stats_.reads;
+  const uint32_t block_size = config_.block_size;
+  const uint64_t end = offset + length;
+  const uint64_t first_block = offset / block_size;
+  const uint64_t last_block = (end - 1) / block_size;
+  std::vector<uint8_t> out(length, 0);
+
+  // Snapshot the references now: the result reflects the maps at the time of the call.
+  struct Wanted {
+    uint64_t block_index;
+    BlockRef ref;
+    Result<void> outcome = ok_result();
+  };
+  std::vector<Wanted> wanted;
+  for (uint64_t b = first_block; b <= last_block; ++b) {
+    if (const BlockRef* ref = maps_.find(inode, b)) wanted.push_back(Wanted{b, *ref});
+  }
+  std::vector<uint8_t> scratch(std::min(wanted.size(), kReadBlocksInflightMax) * block_size);
+  for (size_t at = 0; at < wanted.size(); at += kReadBlocksInflightMax) {
+    const size_t n = std::min(kReadBlocksInflightMax, wanted.size() - at);
+    async::TaskGroup reads;
+    auto one = [](BlockStoreImpl* self, Wanted* w, std::span<uint8_t> block) -> Task<void> {
+      w->outcome = co_await self->reader_->read(w->ref, block);
+    };
+    for (size_t i = 0; i < n; ++i) {
+      reads.spawn(env_.executor(), one(this, &wanted[at + i],
+                                       std::span(scratch).subspan(i * block_size, block_size)));
+    }
+    co_await reads.join();
+    for (size_t i = 0; i < n; ++i) {
+      const Wanted& w = wanted[at + i];
+      if (!w.outcome.ok()) continue;
+      // Copy the overlap of this block and [offset, end).
+      const uint64_t block_start = w.block_index * block_size;
+      const uint64_t from = std::max(block_start, offset);
+      const uint64_t to = std::min(block_start + block_size, end);
+      std::memcpy(out.data() + (from - offset), scratch.data() + i * block_size + (from - block_start),
+                  to - from);
+    }
+  }
+  std::string bad;
+  Error first_error{Code::kCorruption, ""};
+  bool failed = false;
+  for (const Wanted& w : wanted) {
+    if (w.outcome.ok()) continue;
+    if (!failed) first_error = w.outcome.error();
+    failed = true;
+    if (w.outcome.code() != Code::kCorruption) co_return w.outcome.error();
+    ++stats_.unrecoverable_blocks;
+    if (!bad.empty()) bad += ", ";
+    bad += std::to_string(w.block_index * block_size);
+  }
+  if (failed) {
+    const std::string message = "inode " + std::to_string(inode.value()) +
+                                ": unrecoverable blocks at offsets " + bad + " (" +
+                                first_error.message + ")";
+    env_.log.error(message);
+    co_return make_error(Code::kCorruption, message);
+  }
+  co_return out;
+}
+
+}  // namespace splitarray::hostdriver::blockstore

@@ -1,0 +1,75 @@
+// hostdriver/blockstore/recovery.cpp
+// open(): connect, learn the disks, fence older owners of this host's log, replay the log
+// (block maps; chunks of containers not yet durable go back into containers at the offsets
+// they were packed at), then start the loops. A record that fails to decode stops the open with
+// kCorruption naming its sequence: a block store that silently skipped a record would lose
+// acknowledged writes.
+#include <string>
+
+#include "hostdriver/blockstore/block_store_impl.h"
+
+namespace splitarray::hostdriver::blockstore {
+namespace {
+
+constexpr uint32_t kReplayReadBytes = 1536 * 1024;  // < one frame payload
+
+}  // namespace
+
+Task<Result<void>> BlockStoreImpl::fence_and_replay() {
+  auto client = co_await link_.client();
+  if (!client.ok()) co_return client.error();
+  auto status = co_await (*client)->status();
+  if (!status.ok()) co_return status.error();
+  // The Bloom filter may skip index lookups only if it knows every fp the index holds, which is
+  // true only when the index was empty when this host started (see README.md).
+  bloom_trusted_ = status->index.entries == 0 && !status->index.rebuilding;
+
+  auto usage = co_await (*client)->nvram_usage(config_.host);
+  if (!usage.ok() && usage.code() == Code::kNotFound) {
+    // A host that never wrote has no log yet: nothing to fence or replay.
+    log_ = std::make_unique<LogWriter>(env_, link_, config_.host, config_.epoch, 1,
+                                       config_.log_queue_bytes_max);
+    co_return ok_result();
+  }
+  if (!usage.ok()) co_return usage.error();
+  // Raise the fence before reading, so a previous owner can no longer append behind our back.
+  auto fenced = co_await (*client)->nvram_trim(config_.host, config_.epoch,
+                                               usage->first_sequence - 1);
+  if (!fenced.ok()) co_return fenced.error();
+
+  uint64_t ticket = 0;
+  uint64_t sequence = usage->first_sequence;
+  const uint64_t first_sequence = usage->first_sequence;
+  while (sequence < usage->next_sequence) {
+    auto got = co_await (*client)->nvram_read(config_.host, sequence, kReplayReadBytes);
+    if (!got.ok()) co_return got.error();
+    if (got->records.empty()) {
+      co_return make_error(Code::kCorruption, "nvram read at sequence " +
+                                                  std::to_string(sequence) + " returned nothing");
+    }
+    for (const std::vector<uint8_t>& bytes : got->records) {
+      auto record = decode_record(bytes);
+      if (!record.ok()) {
+        co_return make_error(Code::kCorruption, "log record " + std::to_string(sequence) +
+                                                    " of host " +
+                                                    std::to_string(config_.host.value()) + ": " +
+                                                    record.error().message);
+      }
+      ++ticket;
+      for (const NewChunk& chunk : record->chunks) {
+        CO_RETURN_IF_ERROR(destager_->restore(chunk, ticket));
+        recent_.insert(chunk.fp, chunk.location);
+        if (bloom_) bloom_->add(chunk.fp);
+      }
+      maps_.apply(*record, ticket);
+      ++stats_.open_replayed_records;
+      ++sequence;
+    }
+  }
+  log_ = std::make_unique<LogWriter>(env_, link_, config_.host, config_.epoch, ticket + 1,
+                                     config_.log_queue_bytes_max);
+  log_->adopt_replayed(1, first_sequence, ticket);
+  co_return ok_result();
+}
+
+}  // namespace splitarray::hostdriver::blockstore

@@ -1,0 +1,73 @@
+// hostdriver/blockstore/trimmer.cpp
+// Trimming the NVRAM log behind durable containers. Trimming through ticket T needs:
+//   (a) every chunk in records <= T in a durable container (Destager::trim_limit), and
+//   (b) every block-map entry still current whose newest record is <= T logged again in a newer
+//       record ("relog"), durable before the trim: until issue 5's checkpoints, the log is where
+//       block maps survive a restart.
+// The trimmer runs after each container becomes durable. A second loop seals a container that
+// has held chunks for seal_idle without new ones, so a quiet host's log still drains.
+#include <algorithm>
+
+#include "hostdriver/blockstore/block_store_impl.h"
+
+namespace splitarray::hostdriver::blockstore {
+
+Task<Result<void>> BlockStoreImpl::trim_once() {
+  const uint64_t limit = destager_->trim_limit();
+  uint64_t target = std::min(limit == UINT64_MAX ? UINT64_MAX : limit - 1, log_->durable_ticket());
+  // Records still queued (not durable) are never trimmed; neither is anything at or past them.
+  if (target <= log_->trimmed_ticket()) co_return ok_result();
+  while (true) {
+    const uint64_t first_new = log_->last_ticket() + 1;
+    std::vector<LogRecord> relog = maps_.take_relog(target, first_new, kRelogEntriesPerRound);
+    if (relog.empty()) break;
+    uint64_t last = 0;
+    for (const LogRecord& record : relog) {
+      stats_.log_relogged_entries += record.updates.size();
+      CO_RETURN_IF_ERROR(co_await log_->wait_for_room(encoded_size(record)));
+      last = log_->enqueue(encode_record(record));
+    }
+    ASSERT(last >= first_new);
+    CO_RETURN_IF_ERROR(co_await log_->wait_durable(last));
+  }
+  // Entries relogged above now carry newer tickets; nothing <= target is needed any more.
+  target = std::min(target, maps_.oldest_ticket() - 1);
+  if (target <= log_->trimmed_ticket()) co_return ok_result();
+  CO_RETURN_IF_ERROR(co_await log_->trim_through(target));
+  log_space_.notify_all();
+  co_return ok_result();
+}
+
+Task<void> BlockStoreImpl::run_trimmer() {
+  while (!closing_) {
+    auto trimmed = co_await trim_once();
+    if (!trimmed.ok()) {
+      if (usable().ok() && !closing_) {
+        env_.log.warn("blockstore.trim_failed", {{"error", trimmed.error().to_string()}});
+        co_await sleep_for(env_.clock, kReconnectDelay);
+        continue;
+      }
+      break;
+    }
+    if (closing_ || destager_->failed() || log_->fenced()) break;
+    co_await destager_->progress().wait();
+  }
+  log_space_.notify_all();
+}
+
+Task<void> BlockStoreImpl::run_idle_sealer() {
+  while (!closing_) {
+    // A timer close() can cancel, so closing never waits for a sleep.
+    idle_timer_ = env_.clock.call_at(env_.clock.now() + config_.seal_idle / 2,
+                                     [this] { idle_tick_.notify(); });
+    co_await idle_tick_.wait();
+    idle_timer_ = 0;
+    if (closing_) break;
+    if (destager_->open_has_chunks() &&
+        env_.clock.now() - destager_->last_pack() >= config_.seal_idle) {
+      destager_->seal_open();
+    }
+  }
+}
+
+}  // namespace splitarray::hostdriver::blockstore

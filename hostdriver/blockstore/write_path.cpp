@@ -1,0 +1,321 @@
+// hostdriver/blockstore/write_path.cpp
+// The write path (DESIGN.md §3): split -> read-modify-write partial blocks -> fingerprint ->
+// dedup -> compress -> apply in arrival order -> NVRAM record -> acknowledge.
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "common/async/compute.h"
+#include "hostdriver/blockstore/block_store_impl.h"
+
+namespace splitarray::hostdriver::blockstore {
+namespace {
+
+std::string block_name(InodeId inode, uint64_t block_index, uint32_t block_size) {
+  return "inode " + std::to_string(inode.value()) + " offset " +
+         std::to_string(block_index * block_size);
+}
+
+}  // namespace
+
+Result<void> BlockStoreImpl::usable() const {
+  if (closing_ || closed_) return make_error(Code::kUnavailable, "block store closed");
+  if (log_ && log_->fenced()) return *log_->fenced();
+  if (destager_ && destager_->failed()) return *destager_->failed();
+  return ok_result();
+}
+
+Task<void> BlockStoreImpl::wait_turn(uint64_t arrival) {
+  while (applied_through_ + 1 < arrival) co_await turn_.wait();
+  ASSERT(applied_through_ + 1 == arrival);
+}
+
+void BlockStoreImpl::finish_turn(uint64_t arrival) {
+  ASSERT(applied_through_ + 1 == arrival);
+  applied_through_ = arrival;
+  turn_.notify_all();
+}
+
+Task<Result<void>> BlockStoreImpl::read_block(InodeId inode, uint64_t block_index,
+                                              std::span<uint8_t> out) {
+  const BlockRef* ref = maps_.find(inode, block_index);
+  if (ref == nullptr) {
+    std::fill(out.begin(), out.end(), uint8_t{0});
+    co_return ok_result();
+  }
+  const BlockRef copy = *ref;  // the map may change while we wait
+  auto read = co_await reader_->read(copy, out);
+  if (!read.ok() && read.code() == Code::kCorruption) {
+    co_return make_error(Code::kCorruption, block_name(inode, block_index, config_.block_size) +
+                                                ": " + read.error().message);
+  }
+  co_return read;
+}
+
+Task<Result<void>> BlockStoreImpl::write(InodeId inode, uint64_t offset,
+                                         std::span<const uint8_t> data, Stability stability) {
+  if (data.empty() || data.size() > kWriteBytesMax) {
+    co_return make_error(Code::kInvalidArgument,
+                         "write of " + std::to_string(data.size()) + " bytes (1.." +
+                             std::to_string(kWriteBytesMax) + ")");
+  }
+  if (offset > UINT64_MAX - data.size()) {
+    co_return make_error(Code::kInvalidArgument, "write past the largest file offset");
+  }
+  CO_RETURN_IF_ERROR(usable());
+  const uint64_t arrival = next_arrival_++;
+  const uint32_t block_size = config_.block_size;
+  const uint64_t end = offset + data.size();
+  const uint64_t first_block = offset / block_size;
+  const uint64_t last_block = (end - 1) / block_size;
+  const size_t count = static_cast<size_t>(last_block - first_block + 1);
+  std::vector<uint8_t> buffer(count * block_size);
+  const bool head_partial = offset % block_size != 0;
+  const bool tail_partial = end % block_size != 0;
+  if (head_partial || tail_partial) {
+    // Read-modify-write sees every earlier write: take the turn before reading.
+    co_await wait_turn(arrival);
+    Result<void> merged = ok_result();
+    if (head_partial) {
+      merged = co_await read_block(inode, first_block, std::span(buffer).first(block_size));
+    }
+    if (merged.ok() && tail_partial && (last_block != first_block || !head_partial)) {
+      merged = co_await read_block(inode, last_block, std::span(buffer).last(block_size));
+    }
+    if (!merged.ok()) {
+      finish_turn(arrival);
+      co_return merged;
+    }
+  }
+  std::memcpy(buffer.data() + (offset - first_block * block_size), data.data(), data.size());
+  co_return co_await change_blocks(inode, std::nullopt, arrival, std::move(buffer), first_block,
+                                   stability);
+}
+
+Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stability stability) {
+  CO_RETURN_IF_ERROR(usable());
+  const uint64_t arrival = next_arrival_++;
+  const uint32_t block_size = config_.block_size;
+  const uint64_t first_dropped = size / block_size + (size % block_size != 0 ? 1 : 0);
+  co_await wait_turn(arrival);
+  std::vector<uint8_t> buffer;
+  const uint64_t tail_block = size / block_size;
+  if (size % block_size != 0 && maps_.find(inode, tail_block) != nullptr) {
+    buffer.resize(block_size);
+    auto read = co_await read_block(inode, tail_block, buffer);
+    if (!read.ok()) {
+      finish_turn(arrival);
+      co_return read;
+    }
+    std::fill(buffer.begin() + static_cast<ptrdiff_t>(size % block_size), buffer.end(),
+              uint8_t{0});
+  }
+  co_return co_await change_blocks(inode, first_dropped, arrival, std::move(buffer), tail_block,
+                                   stability);
+}
+
+Task<Result<void>> BlockStoreImpl::change_blocks(InodeId inode,
+                                                 std::optional<uint64_t> truncate_from,
+                                                 uint64_t arrival, std::vector<uint8_t> buffer,
+                                                 uint64_t first_block, Stability stability) {
+  const uint32_t block_size = config_.block_size;
+  ASSERT(buffer.size() % block_size == 0);
+  std::vector<PendingBlock> blocks(buffer.size() / block_size);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    blocks[i].block_index = first_block + i;
+    blocks[i].bytes = std::span<const uint8_t>(buffer).subspan(i * block_size, block_size);
+  }
+  Result<void> prepared = co_await fingerprint_all(blocks);
+  if (prepared.ok()) prepared = co_await dedup(blocks);
+  if (prepared.ok()) prepared = co_await compress_new(blocks);
+  co_await wait_turn(arrival);
+  if (!prepared.ok()) {
+    finish_turn(arrival);
+    co_return prepared;
+  }
+  auto ticket = co_await apply(inode, truncate_from, blocks);
+  finish_turn(arrival);
+  if (!ticket.ok()) co_return ticket.error();
+  co_return co_await acknowledge(*ticket, stability);
+}
+
+Task<Result<void>> BlockStoreImpl::fingerprint_all(std::vector<PendingBlock>& blocks) {
+  async::TaskGroup jobs;
+  auto job = [](BlockStoreImpl* self, std::span<PendingBlock> part) -> Task<void> {
+    Worker* worker = co_await self->workers_.acquire();
+    auto work = [worker, part]() -> Result<void> {
+      for (PendingBlock& block : part) {
+        block.zero = chunk::is_zero_block(block.bytes);
+        if (!block.zero) block.fp = worker->fingerprinter.fingerprint(block.bytes);
+      }
+      return ok_result();
+    };
+    auto done = co_await async::run_compute(self->env_.compute, std::move(work));
+    ASSERT(done.ok());
+    self->workers_.release(worker);
+  };
+  for (size_t at = 0; at < blocks.size(); at += kComputeJobBlocks) {
+    const size_t n = std::min(kComputeJobBlocks, blocks.size() - at);
+    jobs.spawn(env_.executor(), job(this, std::span(blocks).subspan(at, n)));
+  }
+  co_await jobs.join();
+  co_return ok_result();
+}
+
+Task<Result<void>> BlockStoreImpl::dedup(std::vector<PendingBlock>& blocks) {
+  std::vector<size_t> ask;  // blocks whose fp the shelf index may know
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    PendingBlock& block = blocks[i];
+    if (block.zero) continue;
+    if (auto location = recent_.lookup(block.fp)) {
+      block.existing = *location;
+      ++stats_.dedup_hits_local;
+    } else if (bloom_trusted_ && !bloom_->may_contain(block.fp)) {
+      ++stats_.bloom_skips;
+    } else {
+      ask.push_back(i);
+    }
+  }
+  if (!ask.empty()) {
+    std::vector<Fingerprint> fps;
+    for (size_t i : ask) fps.push_back(blocks[i].fp);
+    auto client = co_await link_.client();
+    if (!client.ok()) co_return client.error();
+    ++stats_.index_lookups;
+    auto found = co_await (*client)->index_lookup(fps);
+    if (!found.ok()) {
+      link_.reset_if_broken(found.error());
+      co_return found.error();
+    }
+    for (size_t j = 0; j < ask.size(); ++j) {
+      if (!found->found[j]) continue;
+      blocks[ask[j]].existing = found->locations[j];
+      recent_.insert(blocks[ask[j]].fp, found->locations[j]);
+    }
+  }
+  if (config_.verify_on_match) {
+    std::vector<uint8_t> stored(config_.block_size);
+    for (PendingBlock& block : blocks) {
+      if (!block.existing) continue;
+      auto read = co_await reader_->read(BlockRef{block.fp, *block.existing}, stored);
+      if (!read.ok() && read.code() != Code::kCorruption) co_return read.error();
+      if (!read.ok() || !std::equal(stored.begin(), stored.end(), block.bytes.begin())) {
+        // A fingerprint collision (or an unreadable old copy): store this block anew.
+        ++stats_.verify_mismatches;
+        block.existing.reset();
+      }
+    }
+  }
+  co_return ok_result();
+}
+
+Task<Result<void>> BlockStoreImpl::compress_new(std::vector<PendingBlock>& blocks) {
+  std::vector<PendingBlock*> fresh;
+  for (PendingBlock& block : blocks) {
+    if (!block.zero && !block.existing) fresh.push_back(&block);
+  }
+  async::TaskGroup jobs;
+  auto job = [](BlockStoreImpl* self, std::span<PendingBlock*> part) -> Task<void> {
+    Worker* worker = co_await self->workers_.acquire();
+    auto work = [worker, part]() -> Result<void> {
+      for (PendingBlock* block : part) block->encoded = worker->codec.compress(block->bytes);
+      return ok_result();
+    };
+    auto done = co_await async::run_compute(self->env_.compute, std::move(work));
+    ASSERT(done.ok());
+    self->workers_.release(worker);
+  };
+  for (size_t at = 0; at < fresh.size(); at += kComputeJobBlocks) {
+    const size_t n = std::min(kComputeJobBlocks, fresh.size() - at);
+    jobs.spawn(env_.executor(), job(this, std::span(fresh).subspan(at, n)));
+  }
+  co_await jobs.join();
+  co_return ok_result();
+}
+
+Task<Result<uint64_t>> BlockStoreImpl::apply(InodeId inode, std::optional<uint64_t> truncate_from,
+                                             std::vector<PendingBlock>& blocks) {
+  // Room first (we hold the turn, so everything behind us waits too: backpressure).
+  size_t record_bytes = kRecordHeaderBytes;
+  size_t new_bytes = 0;
+  for (const PendingBlock& block : blocks) {
+    record_bytes += kRecordUpdateBytes;
+    if (!block.zero && !block.existing) {
+      record_bytes += kRecordChunkHeaderBytes + block.encoded.bytes.size();
+      new_bytes += block.encoded.bytes.size();
+    }
+  }
+  while (log_->nearly_full()) {
+    CO_RETURN_IF_ERROR(usable());
+    ++stats_.log_busy_waits;
+    destager_->seal_open();  // its records can only be trimmed once it is destaged
+    co_await log_space_.wait();
+  }
+  CO_RETURN_IF_ERROR(co_await log_->wait_for_room(record_bytes));
+  CO_RETURN_IF_ERROR(co_await destager_->wait_for_room(new_bytes));
+  CO_RETURN_IF_ERROR(usable());
+
+  LogRecord record;
+  record.inode = inode;
+  record.truncate_from_block = truncate_from;
+  for (PendingBlock& block : blocks) {
+    ++stats_.blocks_written;
+    if (block.zero) {
+      ++stats_.zero_blocks;
+      if (maps_.find(inode, block.block_index) != nullptr || truncate_from) {
+        record.updates.push_back(MapUpdate{block.block_index, {}, {}});
+      }
+      continue;
+    }
+    if (!block.existing) {
+      // A block first stored by a write that applied after this one looked: same stored bytes
+      // in a container still in memory means the same block (compression is deterministic).
+      if (auto recent = recent_.lookup(block.fp)) {
+        auto staged = destager_->staged(*recent);
+        if (staged && std::equal(staged->begin(), staged->end(), block.encoded.bytes.begin(),
+                                 block.encoded.bytes.end())) {
+          block.existing = *recent;
+          ++stats_.dedup_hits_local;
+        }
+      }
+    }
+    if (block.existing) {
+      ++stats_.dedup_hits;
+      record.updates.push_back(MapUpdate{block.block_index, block.fp, *block.existing});
+      continue;
+    }
+    const ChunkLocation location =
+        destager_->pack(block.fp, block.encoded.bytes, config_.block_size);
+    recent_.insert(block.fp, location);
+    if (bloom_) bloom_->add(block.fp);
+    ++stats_.chunks_stored;
+    stats_.unique_bytes += config_.block_size;
+    stats_.stored_bytes += block.encoded.bytes.size();
+    record.updates.push_back(MapUpdate{block.block_index, block.fp, location});
+    record.chunks.push_back(NewChunk{block.fp, location, std::move(block.encoded.bytes)});
+  }
+  const uint64_t ticket = log_->last_ticket() + 1;
+  maps_.apply(record, ticket);
+  const uint64_t queued = log_->enqueue(encode_record(record));
+  ASSERT(queued == ticket);
+  destager_->logged(ticket);
+  co_return ticket;
+}
+
+Task<Result<void>> BlockStoreImpl::acknowledge(uint64_t ticket, Stability stability) {
+  if (stability == Stability::kUnstable) co_return ok_result();
+  co_return co_await log_->wait_durable(ticket);
+}
+
+Task<Result<void>> BlockStoreImpl::commit() {
+  CO_RETURN_IF_ERROR(usable());
+  // Writes that arrived before this call but are still preparing apply first.
+  const uint64_t arrival = next_arrival_++;
+  co_await wait_turn(arrival);
+  finish_turn(arrival);
+  const uint64_t last = log_->last_ticket();
+  if (last == 0) co_return ok_result();
+  co_return co_await log_->wait_durable(last);
+}
+
+}  // namespace splitarray::hostdriver::blockstore
