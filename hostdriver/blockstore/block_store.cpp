@@ -80,11 +80,11 @@ Task<Result<void>> BlockStoreImpl::open() {
   destager_->start(*log_);
   loops_.spawn(env_.executor(), run_trimmer());
   loops_.spawn(env_.executor(), run_idle_sealer());
-  env_.log.info("blockstore.open", {{"host", std::to_string(config_.host.value())},
-                                    {"epoch", std::to_string(config_.epoch.value())},
-                                    {"replayed_records",
-                                     std::to_string(stats_.open_replayed_records)},
-                                    {"files", std::to_string(maps_.files())}});
+  env_.log.info("blockstore.open",
+                {{"host", std::to_string(config_.host.value())},
+                 {"epoch", std::to_string(config_.epoch.value())},
+                 {"replayed_records", std::to_string(stats_.open_replayed_records)},
+                 {"files", std::to_string(maps_.files())}});
   co_return ok_result();
 }
 

@@ -24,7 +24,8 @@
 //   (3) Index inserts and log trims for a container happen only after every fragment of its
 //       stripe on a non-failed disk is durable (a fragment whose disk is failed at destage time
 //       is the rebuild's job, as if the disk had failed a moment later); and never with fewer
-//       than k+1 fragments durable.
+//       than k fragments durable (a stripe whose disks are partly failed is written degraded,
+//       as a RAID array keeps writing; new container ids avoid disks known to be failed).
 //   (4) A read returns the bytes last written or kCorruption for blocks that cannot be
 //       reconstructed; never other bytes (every chunk's fp is verified after decoding).
 //   (5) Memory is bounded: queued log bytes <= log_queue_bytes_max, stripes in flight <=
@@ -78,7 +79,7 @@ enum class Stability : uint8_t {
 struct BlockStoreConfig {
   HostId host{1};
   Epoch epoch{1};
-  Address shelf;  // where the shelf listens
+  Address shelf;               // where the shelf listens
   uint32_t block_size = 4096;  // a valid chunk block size (4-64 KiB, power of two)
   container::ContainerGeometry geometry{};
   uint32_t parity_fragments = kParityFragmentsDefault;
@@ -113,7 +114,9 @@ struct BlockStoreStats {
   uint64_t unique_bytes = 0;
   uint64_t stored_bytes = 0;
   double dedup_ratio() const { return unique_bytes ? double(logical_bytes) / unique_bytes : 1.0; }
-  double compression_ratio() const { return stored_bytes ? double(unique_bytes) / stored_bytes : 1.0; }
+  double compression_ratio() const {
+    return stored_bytes ? double(unique_bytes) / stored_bytes : 1.0;
+  }
 
   uint64_t blocks_written = 0;
   uint64_t zero_blocks = 0;
@@ -134,7 +137,7 @@ struct BlockStoreStats {
   uint64_t read_cache_hits = 0;
   uint64_t fragment_range_reads = 0;
   uint64_t degraded_reads = 0;
-  uint64_t repairs = 0;             // fragments rewritten after a degraded read
+  uint64_t repairs = 0;               // fragments rewritten after a degraded read
   uint64_t unrecoverable_blocks = 0;  // reads answered kCorruption
   uint64_t open_replayed_records = 0;
 };

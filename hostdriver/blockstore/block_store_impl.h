@@ -36,8 +36,6 @@ namespace splitarray::hostdriver::blockstore {
 inline constexpr size_t kComputeJobBlocks = 32;
 // Block reads of one read() in flight at once.
 inline constexpr size_t kReadBlocksInflightMax = 64;
-// Map entries relogged per relog record batch.
-inline constexpr size_t kRelogEntriesPerRound = 65536;
 
 // One block of a write on its way through the pipeline.
 struct PendingBlock {
@@ -108,8 +106,8 @@ class BlockStoreImpl final {
   std::unique_ptr<Destager> destager_;
   std::unique_ptr<ChunkReader> reader_;
   async::TaskGroup loops_;
-  async::Condition turn_;        // applied_through_ moved
-  async::Condition log_space_;   // the log was trimmed (writers waiting on a nearly full log)
+  async::Condition turn_;       // applied_through_ moved
+  async::Condition log_space_;  // the log was trimmed (writers waiting on a nearly full log)
   uint64_t next_arrival_ = 1;
   uint64_t applied_through_ = 0;
   bool opened_ = false;

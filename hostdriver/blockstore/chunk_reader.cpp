@@ -42,8 +42,8 @@ Result<void> ChunkReader::decode_and_verify(const BlockRef& ref, std::span<const
       stored.size() == config_.block_size ? chunk::Encoding::kRaw : chunk::Encoding::kZstd;
   RETURN_IF_ERROR(worker.codec.decompress(encoding, stored, config_.block_size, out));
   if (worker.fingerprinter.fingerprint(out) != ref.fp) {
-    return make_error(Code::kCorruption, "chunk at " + describe(ref.location) +
-                                             " does not match its fingerprint");
+    return make_error(Code::kCorruption,
+                      "chunk at " + describe(ref.location) + " does not match its fingerprint");
   }
   return ok_result();
 }
@@ -60,6 +60,7 @@ Task<Result<void>> ChunkReader::read(const BlockRef& ref, std::span<uint8_t> out
     ASSERT_MSG(decoded.ok(), "a staged chunk failed to decode");
     co_return ok_result();
   }
+  int suspect = -1;  // a fragment whose bytes passed the shelf's CRC but not our fp check
   auto stored = co_await read_range(ref);
   if (stored.ok()) {
     auto decoded = decode_and_verify(ref, *stored, out);
@@ -68,6 +69,8 @@ Task<Result<void>> ChunkReader::read(const BlockRef& ref, std::span<uint8_t> out
       co_return ok_result();
     }
     env_.log.warn("read: " + decoded.error().message + "; reading degraded");
+    // The shelf's checks passed but the bytes are wrong: do not trust this fragment.
+    suspect = static_cast<int>(placed_index(ref));
   } else if (stored.code() == Code::kTimeout ||
              (stored.code() == Code::kUnavailable && link_.closed())) {
     co_return stored.error();
@@ -76,7 +79,7 @@ Task<Result<void>> ChunkReader::read(const BlockRef& ref, std::span<uint8_t> out
                   "; reading degraded");
   }
   ++stats_.degraded_reads;
-  auto degraded = co_await read_degraded(ref, out);
+  auto degraded = co_await read_degraded(ref, suspect, out);
   if (!degraded.ok()) {
     if (degraded.code() == Code::kCorruption) ++stats_.unrecoverable;
     co_return degraded.error();
@@ -86,21 +89,20 @@ Task<Result<void>> ChunkReader::read(const BlockRef& ref, std::span<uint8_t> out
 }
 
 Task<Result<std::vector<uint8_t>>> ChunkReader::read_range(const BlockRef& ref) {
-  auto placed = container::locate_checked(config_.geometry, ref.location.offset,
-                                          ref.location.length);
+  auto placed =
+      container::locate_checked(config_.geometry, ref.location.offset, ref.location.length);
   if (!placed.ok()) co_return placed.error();
   auto disks = destager_.placement(ContainerId(ref.location.container_id));
   if (!disks.ok()) co_return disks.error();
-  const protocol::FragmentIdValue id{ref.location.container_id,
-                                     static_cast<uint8_t>(placed->fragment_index),
-                                     kFragmentGeneration};
+  const protocol::FragmentIdValue id{
+      ref.location.container_id, static_cast<uint8_t>(placed->fragment_index), kFragmentGeneration};
   const DiskIndex disk = (*disks)[placed->fragment_index];
   for (int attempt = 1;; ++attempt) {
     auto client = co_await link_.client();
     if (!client.ok()) co_return client.error();
     ++stats_.range_reads;
-    auto bytes = co_await (*client)->fragment_read(disk, id, placed->offset_in_fragment,
-                                                   placed->length);
+    auto bytes =
+        co_await (*client)->fragment_read(disk, id, placed->offset_in_fragment, placed->length);
     if (bytes.ok()) {
       if (bytes->size() != placed->length) {
         co_return make_error(Code::kCorruption, "short fragment read");
@@ -114,28 +116,34 @@ Task<Result<std::vector<uint8_t>>> ChunkReader::read_range(const BlockRef& ref) 
   }
 }
 
-Task<Result<void>> ChunkReader::read_degraded(const BlockRef& ref, std::span<uint8_t> out) {
+uint32_t ChunkReader::placed_index(const BlockRef& ref) const {
+  return container::locate(config_.geometry, ref.location.offset, ref.location.length)
+      .fragment_index;
+}
+
+Task<Result<void>> ChunkReader::read_degraded(const BlockRef& ref, int suspect,
+                                              std::span<uint8_t> out) {
   const uint64_t container = ref.location.container_id;
   std::shared_ptr<Reconstruction> r;
   for (const auto& existing : reconstructions_) {
-    if (existing->container == container) r = existing;
+    if (existing->container == container && existing->suspect == suspect) r = existing;
   }
   if (r == nullptr) {
     r = std::make_shared<Reconstruction>();
     r->container = container;
+    r->suspect = suspect;
     reconstructions_.push_back(r);
-    while (reconstructions_.size() > kReconstructionsKept) reconstructions_.pop_front();
     background_.spawn(env_.executor(), reconstruct(r));
   }
   while (!r->done) co_await r->finished.wait();
   if (!r->outcome.ok()) co_return r->outcome;
-  auto placed = container::locate_checked(config_.geometry, ref.location.offset,
-                                          ref.location.length);
+  auto placed =
+      container::locate_checked(config_.geometry, ref.location.offset, ref.location.length);
   if (!placed.ok()) co_return placed.error();
   const std::vector<uint8_t>& payload = r->payloads[placed->fragment_index];
   ASSERT(payload.size() == config_.geometry.fragment_payload_bytes);
-  auto stored = std::span<const uint8_t>(payload).subspan(placed->offset_in_fragment,
-                                                          placed->length);
+  auto stored =
+      std::span<const uint8_t>(payload).subspan(placed->offset_in_fragment, placed->length);
   auto decoded = decode_and_verify(ref, stored, out);
   if (!decoded.ok()) {
     co_return make_error(Code::kCorruption,
@@ -148,8 +156,8 @@ Task<void> ChunkReader::reconstruct(std::shared_ptr<Reconstruction> r) {
   ++stats_.reconstructions;
   const uint32_t fragment_bytes = config_.geometry.fragment_payload_bytes;
   const auto width = static_cast<size_t>(width_);
-  std::vector<Result<std::vector<uint8_t>>> fragments(
-      width, make_error(Code::kNotFound, "not read"));
+  std::vector<Result<std::vector<uint8_t>>> fragments(width,
+                                                      make_error(Code::kNotFound, "not read"));
   auto disks = destager_.placement(ContainerId(r->container));
   if (!disks.ok()) {
     r->outcome = disks.error();
@@ -181,9 +189,9 @@ Task<void> ChunkReader::reconstruct(std::shared_ptr<Reconstruction> r) {
         *slot = header.error();
       } else if (header->id != expected ||
                  header->payload_length != self->config_.geometry.fragment_payload_bytes) {
-        *slot = make_error(Code::kCorruption, "fragment " + header->id.to_string() +
-                                                  " found where " + expected.to_string() +
-                                                  " belongs");
+        *slot =
+            make_error(Code::kCorruption, "fragment " + header->id.to_string() + " found where " +
+                                              expected.to_string() + " belongs");
       } else {
         bytes->erase(bytes->begin(), bytes->begin() + protocol::kFragmentHeaderSize);
         *slot = std::move(bytes).value();
@@ -196,6 +204,10 @@ Task<void> ChunkReader::reconstruct(std::shared_ptr<Reconstruction> r) {
     co_await reads.join();
     std::vector<ec::PresentFragment> present;
     std::vector<int> missing;
+    if (r->suspect >= 0 && fragments[static_cast<size_t>(r->suspect)].ok()) {
+      fragments[static_cast<size_t>(r->suspect)] =
+          make_error(Code::kCorruption, "passed its CRC but holds a chunk with the wrong fp");
+    }
     for (size_t i = 0; i < width; ++i) {
       if (fragments[i].ok()) {
         present.push_back({static_cast<int>(i), *fragments[i]});
@@ -229,18 +241,20 @@ Task<void> ChunkReader::reconstruct(std::shared_ptr<Reconstruction> r) {
       for (int index : missing) {
         const auto slot = static_cast<size_t>(index);
         if (fragments[slot].code() == Code::kUnavailable) continue;
-        if (repairs_inflight_ >= kRepairsInflightMax) continue;  // a later read or scrub will
-        ++repairs_inflight_;
+        if (repairs_inflight_.size() >= kRepairsInflightMax) continue;  // a later read will
+        // One repair per fragment at a time: reads that reconstructed while it was in flight
+        // must not write it again after someone else changed the fragment.
+        if (!repairs_inflight_.insert({r->container, index}).second) continue;
         background_.spawn(env_.executor(),
                           repair(r->container, index, (*disks)[slot], r->payloads[slot]));
       }
     }
   }
   r->done = true;
-  if (!r->outcome.ok()) {
-    // Forget failures, so a later read tries again (damage may be repaired, the shelf back).
-    std::erase(reconstructions_, r);
-  }
+  // Readers already waiting share this result; later reads start afresh (by then the repair has
+  // usually landed, and if not, a new reconstruction sees the stripe as it is now and repairs
+  // what is bad now).
+  std::erase(reconstructions_, r);
   r->finished.notify_all();
 }
 
@@ -249,12 +263,28 @@ Task<void> ChunkReader::repair(uint64_t container, int index, DiskIndex disk,
   const protocol::FragmentId id{ContainerId(container), static_cast<uint8_t>(index),
                                 kFragmentGeneration};
   std::vector<uint8_t> fragment = protocol::build_fragment(id, payload);
+  const protocol::FragmentIdValue wire_id{container, static_cast<uint8_t>(index),
+                                          kFragmentGeneration};
   auto client = co_await link_.client();
+  // Another reconstruction may have repaired it meanwhile: write only what is still bad, so a
+  // late repair never overwrites what changed since (a rewrite, a delete).
+  bool still_bad = true;
   if (client.ok()) {
-    auto written = co_await (*client)->fragment_write(
-        config_.host, config_.epoch, disk,
-        protocol::FragmentIdValue{container, static_cast<uint8_t>(index), kFragmentGeneration},
-        std::move(fragment));
+    auto now = co_await (*client)->fragment_read(disk, wire_id, 0, 0);
+    if (now.ok()) {
+      // Bad unless it is exactly what we reconstructed (a forged fragment passes its CRC).
+      auto header = protocol::verify_fragment(*now);
+      still_bad = !header.ok() || header->id != id ||
+                  !std::equal(now->begin() + protocol::kFragmentHeaderSize, now->end(),
+                              payload.begin(), payload.end());
+    } else {
+      link_.reset_if_broken(now.error());
+      still_bad = now.code() == Code::kNotFound || now.code() == Code::kCorruption;
+    }
+  }
+  if (client.ok() && still_bad) {
+    auto written = co_await (*client)->fragment_write(config_.host, config_.epoch, disk, wire_id,
+                                                      std::move(fragment));
     if (written.ok()) {
       ++stats_.repairs;
       env_.log.info("repaired container " + std::to_string(container) + " fragment " +
@@ -265,7 +295,7 @@ Task<void> ChunkReader::repair(uint64_t container, int index, DiskIndex disk,
                     std::to_string(index) + " failed: " + written.error().to_string());
     }
   }
-  --repairs_inflight_;
+  repairs_inflight_.erase({container, index});
 }
 
 }  // namespace splitarray::hostdriver::blockstore

@@ -8,8 +8,8 @@
 // rebuilt data fragment and verified again, and the bad fragments on healthy disks are rewritten
 // (repair, in the background). Fewer than k good fragments, or a wrong fp even after
 // reconstruction, is kCorruption: never other bytes.
-// Concurrent degraded reads of one container share one reconstruction, and the last few
-// reconstructed stripes are kept (a large read of a damaged fragment costs one reconstruction).
+// Concurrent degraded reads of one container share one reconstruction (a read of many blocks
+// of a damaged fragment costs one per batch of kReadBlocksInflightMax blocks, not one per block).
 // Threading: the Env's event loop; decoding runs inline (one block is a few microseconds).
 #pragma once
 
@@ -17,7 +17,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "common/async/condition.h"
@@ -31,7 +33,6 @@
 
 namespace splitarray::hostdriver::blockstore {
 
-inline constexpr size_t kReconstructionsKept = 2;
 inline constexpr size_t kRepairsInflightMax = 4;
 inline constexpr int kReadAttemptsMax = 3;  // connection-level retries of one read
 
@@ -63,6 +64,7 @@ class ChunkReader final {
  private:
   struct Reconstruction {
     uint64_t container = 0;
+    int suspect = -1;  // fragment treated as bad although it passed its checks
     bool done = false;
     Result<void> outcome;
     std::vector<std::vector<uint8_t>> payloads;  // per fragment index; k data ones at least
@@ -73,7 +75,8 @@ class ChunkReader final {
   Result<void> decode_and_verify(const BlockRef& ref, std::span<const uint8_t> stored,
                                  std::span<uint8_t> out);
   Task<Result<std::vector<uint8_t>>> read_range(const BlockRef& ref);
-  Task<Result<void>> read_degraded(const BlockRef& ref, std::span<uint8_t> out);
+  uint32_t placed_index(const BlockRef& ref) const;
+  Task<Result<void>> read_degraded(const BlockRef& ref, int suspect, std::span<uint8_t> out);
   Task<void> reconstruct(std::shared_ptr<Reconstruction> r);
   Task<void> repair(uint64_t container, int index, DiskIndex disk, std::vector<uint8_t> payload);
 
@@ -85,8 +88,8 @@ class ChunkReader final {
   ReadCache& cache_;
   const int k_;
   const int width_;
-  std::deque<std::shared_ptr<Reconstruction>> reconstructions_;  // newest last
-  size_t repairs_inflight_ = 0;
+  std::vector<std::shared_ptr<Reconstruction>> reconstructions_;  // in progress
+  std::set<std::pair<uint64_t, int>> repairs_inflight_;           // (container, fragment index)
   async::TaskGroup background_;
   ChunkReaderStats stats_;
 };

@@ -110,8 +110,8 @@ ContainerId Destager::take_id() {
     const ContainerId candidate(free_ids_.front());
     auto disks = ec::place_stripe(candidate, width_, disks_);
     ASSERT(disks.ok());
-    const bool clean = std::none_of(disks->begin(), disks->end(),
-                                    [&](DiskIndex d) { return disk_failed_[d]; });
+    const bool clean =
+        std::none_of(disks->begin(), disks->end(), [&](DiskIndex d) { return disk_failed_[d]; });
     if (clean) break;
     free_ids_.pop_front();
   }
@@ -121,7 +121,8 @@ ContainerId Destager::take_id() {
     reserving_ = true;
     auto refill = [](Destager* self) -> Task<void> {
       auto reserved = co_await self->reserve_ids();
-      if (!reserved.ok()) self->env_.log.warn("container id reservation: " + reserved.error().to_string());
+      if (!reserved.ok())
+        self->env_.log.warn("container id reservation: " + reserved.error().to_string());
       self->reserving_ = false;
       self->progress_.notify_all();
     };
@@ -217,8 +218,8 @@ Result<void> Destager::restore(const NewChunk& chunk, uint64_t ticket) {
     open_ = std::move(c);
   }
   const uint32_t logical = config_.block_size;
-  auto placed = open_->builder->add(chunk.fp, encoding_of(chunk.bytes.size(), logical),
-                                    chunk.bytes, logical);
+  auto placed =
+      open_->builder->add(chunk.fp, encoding_of(chunk.bytes.size(), logical), chunk.bytes, logical);
   if (!placed.ok() || placed->offset != chunk.location.offset) {
     return make_error(Code::kCorruption, "log replay: chunk of container " + std::to_string(id) +
                                              " does not land at offset " +
@@ -234,8 +235,8 @@ std::optional<std::span<const uint8_t>> Destager::staged(const ChunkLocation& lo
   auto it = by_id_.find(location.container_id);
   if (it == by_id_.end()) return std::nullopt;
   const Container& c = *it->second;
-  std::span<const uint8_t> payload = c.builder ? c.builder->payload()
-                                               : std::span<const uint8_t>(c.sealed.payload);
+  std::span<const uint8_t> payload =
+      c.builder ? c.builder->payload() : std::span<const uint8_t>(c.sealed.payload);
   if (uint64_t{location.offset} + location.length > payload.size()) return std::nullopt;
   return payload.subspan(location.offset, location.length);
 }
@@ -247,6 +248,19 @@ void Destager::seal_open() {
   sealed_.push_back(std::move(open_));
   ++stats_.containers_sealed;
   work_.notify();
+  // Learn about failed (or replaced) disks, so the next container ids avoid them.
+  if (!refreshing_ && !stopping_) {
+    refreshing_ = true;
+    auto refresh = [](Destager* self) -> Task<void> {
+      auto refreshed = co_await self->refresh_disks();
+      if (!refreshed.ok()) {
+        self->env_.log.info("blockstore.disk_refresh_failed",
+                            {{"error", refreshed.error().to_string()}});
+      }
+      self->refreshing_ = false;
+    };
+    tasks_.spawn(env_.executor(), refresh(this));
+  }
 }
 
 Task<Result<void>> Destager::drain() {
@@ -333,7 +347,8 @@ Task<Result<void>> Destager::encode(Container& c) {
       std::span<const uint8_t> piece = c.sealed.fragment(i);
       std::memcpy(c.fragments[i].data() + protocol::kFragmentHeaderSize, piece.data(),
                   piece.size());
-      data.push_back(std::span<const uint8_t>(c.fragments[i]).subspan(protocol::kFragmentHeaderSize));
+      data.push_back(
+          std::span<const uint8_t>(c.fragments[i]).subspan(protocol::kFragmentHeaderSize));
     }
     for (int i = static_cast<int>(k); i < width; ++i) {
       parity.push_back(std::span<uint8_t>(c.fragments[static_cast<size_t>(i)])
@@ -341,9 +356,9 @@ Task<Result<void>> Destager::encode(Container& c) {
     }
     worker->erasure.encode(data, parity);
     for (int i = 0; i < width; ++i) {
-      protocol::seal_fragment(protocol::FragmentId{c.sealed.container, static_cast<uint8_t>(i),
-                                                   kFragmentGeneration},
-                              c.fragments[static_cast<size_t>(i)]);
+      protocol::seal_fragment(
+          protocol::FragmentId{c.sealed.container, static_cast<uint8_t>(i), kFragmentGeneration},
+          c.fragments[static_cast<size_t>(i)]);
     }
     ASSERT(c.fragments[0].size() == protocol::kFragmentHeaderSize + fragment_bytes);
     return ok_result();
@@ -357,7 +372,8 @@ Task<Result<void>> Destager::write_fragments(Container& c, const std::vector<Dis
   std::vector<bool> done(static_cast<size_t>(width_), false);
   while (true) {
     std::vector<Result<void>> outcomes(static_cast<size_t>(width_), ok_result());
-    auto skipped = std::make_unique<bool[]>(static_cast<size_t>(width_));  // not vector<bool>: taking addresses
+    auto skipped = std::make_unique<bool[]>(
+        static_cast<size_t>(width_));  // not vector<bool>: taking addresses
     async::TaskGroup writes;
     auto one = [](Destager* self, Container* container, int index, DiskIndex disk, bool* skip,
                   Result<void>* out) -> Task<void> {
@@ -383,7 +399,9 @@ Task<Result<void>> Destager::write_fragments(Container& c, const std::vector<Dis
       if (done[i]) ++durable;
     }
     if (durable == done.size()) co_return ok_result();
-    if (durable >= c.sealed.geometry.data_fragments + 1 && failed_disks + durable == done.size()) {
+    // With some of its disks failed a stripe is written with less redundancy, as a RAID array
+    // keeps writing degraded; below k fragments it could not be read back at all.
+    if (durable >= c.sealed.geometry.data_fragments && failed_disks + durable == done.size()) {
       ++stats_.stripes_written_degraded;
       env_.log.warn("container " + std::to_string(c.sealed.container.value()) + " written with " +
                     std::to_string(failed_disks) + " fragment(s) on failed disks");
@@ -447,8 +465,8 @@ Task<Result<void>> Destager::insert_index(const Container& c) {
     std::vector<ChunkLocation> locations;
     for (size_t i = at; i < end; ++i) {
       fps.push_back(chunks[i].fp);
-      locations.push_back(ChunkLocation{c.sealed.container.value(), chunks[i].offset,
-                                        chunks[i].stored_bytes});
+      locations.push_back(
+          ChunkLocation{c.sealed.container.value(), chunks[i].offset, chunks[i].stored_bytes});
     }
     while (true) {
       auto client = co_await link_.client();

@@ -131,10 +131,11 @@ class Destager final {
   std::map<DiskIndex, bool> disk_failed_;  // as last seen
   std::deque<uint64_t> free_ids_;
   bool reserving_ = false;
+  bool refreshing_ = false;
   std::unique_ptr<Container> open_;
   std::deque<std::unique_ptr<Container>> sealed_;  // oldest first; removed when durable
-  std::map<uint64_t, Container*> by_id_;          // open and sealed, for staged reads
-  std::optional<uint64_t> replay_skip_;           // container whose chunks replay skips
+  std::map<uint64_t, Container*> by_id_;           // open and sealed, for staged reads
+  std::optional<uint64_t> replay_skip_;            // container whose chunks replay skips
   TimePoint last_pack_{};
   std::optional<Error> failed_;
   bool stopping_ = false;

@@ -59,8 +59,9 @@ void FileMaps::apply(const LogRecord& record, uint64_t ticket) {
 }
 
 std::vector<LogRecord> FileMaps::take_relog(uint64_t through_ticket, uint64_t new_ticket,
-                                            size_t max_entries) {
+                                            size_t max_entries, size_t updates_per_record) {
   ASSERT(new_ticket > through_ticket);
+  ASSERT(updates_per_record >= 1 && updates_per_record <= kRecordUpdatesMax);
   std::map<InodeId, LogRecord> by_inode;
   size_t taken = 0;
   while (!by_ticket_.empty() && by_ticket_.begin()->first <= through_ticket &&
@@ -75,8 +76,8 @@ std::vector<LogRecord> FileMaps::take_relog(uint64_t through_ticket, uint64_t ne
       if (entry == file->second.end() || entry->second.ticket != ticket) continue;  // stale
       LogRecord& record = by_inode[inode];
       record.inode = inode;
-      record.updates.push_back(MapUpdate{block_index, entry->second.ref.fp,
-                                         entry->second.ref.location});
+      record.updates.push_back(
+          MapUpdate{block_index, entry->second.ref.fp, entry->second.ref.location});
       entry->second.ticket = new_ticket;
       by_ticket_[new_ticket].emplace_back(inode, block_index);
       ++taken;
@@ -87,10 +88,10 @@ std::vector<LogRecord> FileMaps::take_relog(uint64_t through_ticket, uint64_t ne
   records.reserve(by_inode.size());
   for (auto& [inode, record] : by_inode) {
     // Split to the record limit (one inode may have many entries to relog).
-    for (size_t at = 0; at < record.updates.size(); at += kRecordUpdatesMax) {
+    for (size_t at = 0; at < record.updates.size(); at += updates_per_record) {
       LogRecord part;
       part.inode = inode;
-      const size_t end = std::min(record.updates.size(), at + kRecordUpdatesMax);
+      const size_t end = std::min(record.updates.size(), at + updates_per_record);
       part.updates.assign(record.updates.begin() + static_cast<ptrdiff_t>(at),
                           record.updates.begin() + static_cast<ptrdiff_t>(end));
       records.push_back(std::move(part));

@@ -40,7 +40,7 @@ class FileMaps final {
   // order, at most `max_entries` of them (the rest stay for the next call). The caller logs them
   // again under `new_ticket`, which becomes their ticket.
   std::vector<LogRecord> take_relog(uint64_t through_ticket, uint64_t new_ticket,
-                                    size_t max_entries);
+                                    size_t max_entries, size_t updates_per_record);
   // The smallest ticket still carrying a current entry (UINT64_MAX if none).
   uint64_t oldest_ticket();
 

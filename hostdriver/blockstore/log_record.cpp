@@ -27,7 +27,8 @@ void put_location(std::span<uint8_t> out, size_t at, const protocol::ChunkLocati
 }
 
 protocol::ChunkLocation get_location(std::span<const uint8_t> in, size_t at) {
-  return {.container_id = get_u64(in, at), .offset = get_u32(in, at + 8),
+  return {.container_id = get_u64(in, at),
+          .offset = get_u32(in, at + 8),
           .length = get_u32(in, at + 12)};
 }
 

@@ -24,9 +24,20 @@ LogWriter::LogWriter(Env& env, ShelfLink& link, HostId host, Epoch epoch, uint64
 
 LogWriter::~LogWriter() { ASSERT_MSG(tasks_.live() == 0, "LogWriter destroyed running"); }
 
-void LogWriter::adopt_replayed(uint64_t first_ticket, uint64_t first_sequence, uint64_t count) {
+void LogWriter::learn_capacity(uint64_t capacity_bytes) {
+  const uint64_t limit = std::min<uint64_t>(kShelfAppendBytesMax, capacity_bytes / 4);
+  append_bytes_max_ = std::min<size_t>(kAppendBatchBytesMax, limit);
+}
+
+void LogWriter::adopt_replayed(uint64_t first_ticket, uint64_t first_sequence,
+                               const std::vector<size_t>& record_bytes) {
+  const uint64_t count = record_bytes.size();
   ASSERT(first_ticket + count <= next_ticket_);
   if (count == 0) return;
+  for (uint64_t i = 0; i < count; ++i) {
+    footprints_.emplace_back(first_ticket + i, ring_footprint(record_bytes[i]));
+    untrimmed_bytes_ += footprints_.back().second;
+  }
   sequences_.push_back(SequenceSpan{first_ticket, first_sequence, count});
   trimmed_ticket_ = std::min(trimmed_ticket_, first_ticket - 1);
 }
@@ -41,8 +52,11 @@ Task<void> LogWriter::stop() {
   changed_.notify_all();
 }
 
-bool LogWriter::nearly_full() const {
-  return stats_.capacity_bytes > 0 && stats_.used_bytes > stats_.capacity_bytes / 8 * 7;
+bool LogWriter::has_client_room(size_t bytes) const {
+  if (stats_.capacity_bytes == 0) return true;
+  const auto share = static_cast<size_t>(kClientShareOfRing * double(stats_.capacity_bytes));
+  // An empty log admits any one record (it fits a quarter of the ring by record_bytes_max()).
+  return untrimmed_bytes_ == 0 || untrimmed_bytes_ + ring_footprint(bytes) <= share;
 }
 
 Task<Result<void>> LogWriter::wait_for_room(size_t bytes) {
@@ -57,9 +71,12 @@ Task<Result<void>> LogWriter::wait_for_room(size_t bytes) {
 
 uint64_t LogWriter::enqueue(std::vector<uint8_t> record) {
   ASSERT(!record.empty());
+  ASSERT(record.size() <= append_bytes_max_);
   ASSERT(!stopped_);
   const uint64_t ticket = next_ticket_++;
   queued_bytes_ += record.size();
+  footprints_.emplace_back(ticket, ring_footprint(record.size()));
+  untrimmed_bytes_ += footprints_.back().second;
   queue_.push_back(Queued{ticket, std::move(record)});
   work_.notify();
   return ticket;
@@ -87,7 +104,7 @@ Task<void> LogWriter::run() {
     size_t bytes = 0;
     while (count < queue_.size() && count < protocol::kNvramRecordsPerAppendMax) {
       const size_t next = queue_[count].bytes.size();
-      if (count > 0 && bytes + next > kAppendBatchBytesMax) break;
+      if (count > 0 && bytes + next > append_bytes_max_) break;
       bytes += next;
       ++count;
     }
@@ -167,6 +184,11 @@ Task<Result<void>> LogWriter::trim_through(uint64_t ticket) {
   }
   if (!sequence) {
     trimmed_ticket_ = ticket;
+    while (!footprints_.empty() && footprints_.front().first <= ticket) {
+      untrimmed_bytes_ -= footprints_.front().second;
+      footprints_.pop_front();
+    }
+    changed_.notify_all();
     co_return ok_result();
   }
   while (true) {
@@ -184,6 +206,10 @@ Task<Result<void>> LogWriter::trim_through(uint64_t ticket) {
     co_return trimmed.error();
   }
   trimmed_ticket_ = ticket;
+  while (!footprints_.empty() && footprints_.front().first <= ticket) {
+    untrimmed_bytes_ -= footprints_.front().second;
+    footprints_.pop_front();
+  }
   while (!sequences_.empty() &&
          sequences_.front().first_ticket + sequences_.front().count - 1 <= ticket) {
     sequences_.pop_front();

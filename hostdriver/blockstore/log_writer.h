@@ -23,11 +23,17 @@
 #include "common/async/notify.h"
 #include "common/async/task_group.h"
 #include "common/env.h"
+#include "hostdriver/blockstore/block_store.h"
 #include "hostdriver/blockstore/shelf_link.h"
 
 namespace splitarray::hostdriver::blockstore {
 
 inline constexpr Duration kBusyRetryDelay = std::chrono::milliseconds(5);
+// The shelf's own cap on one append's payload (netshelf nvram_log.h append_max_bytes default).
+inline constexpr size_t kShelfAppendBytesMax = 1 * kMiB;
+// Ring bytes a record takes at the shelf: 64-byte header, 512-byte aligned (netshelf nvram).
+inline constexpr size_t ring_footprint(size_t bytes) { return (64 + bytes + 511) / 512 * 512; }
+inline constexpr double kClientShareOfRing = 0.75;
 
 struct LogWriterStats {
   uint64_t appends = 0;
@@ -48,15 +54,29 @@ class LogWriter final {
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
 
+  // The shelf takes at most min(1 MiB, a quarter of the host's ring) per append (netshelf
+  // service/shelf.cpp); the writer learns the ring size from the first usage it sees and keeps
+  // every batch, and so every record, within that. Records must fit record_bytes_max().
+  void learn_capacity(uint64_t capacity_bytes);
+  size_t record_bytes_max() const { return append_bytes_max_; }
+
   // Tells the writer that tickets [first_ticket, first_ticket + count) are log sequences
   // [first_sequence, ...): the records found in the log at open.
-  void adopt_replayed(uint64_t first_ticket, uint64_t first_sequence, uint64_t count);
+  void adopt_replayed(uint64_t first_ticket, uint64_t first_sequence,
+                      const std::vector<size_t>& record_bytes);
   void start();
   // Stops after the queue drains (or at once if fenced or the link is closed).
   Task<void> stop();
 
   // Waits until a record of `bytes` fits the queue (backpressure). kStale if fenced.
   Task<Result<void>> wait_for_room(size_t bytes);
+  // Client records (not relog records) are admitted only while every record not yet trimmed,
+  // queued ones included, takes at most kClientShareOfRing of the ring: a container's records
+  // must all be in the ring before it can be destaged and the log trimmed behind it, and the
+  // rest of the ring is kept for relog records, so trimming can always make progress.
+  bool has_client_room(size_t bytes) const;
+  // Resumes when durable, trimmed, fenced or stopped state changes.
+  Task<void> wait_changed() { co_await changed_.wait(); }
   // Queues a record; returns its ticket. Synchronous, so the caller's order is the log's order.
   uint64_t enqueue(std::vector<uint8_t> record);
   // Waits until every record with a ticket <= `ticket` is durable. kStale if fenced;
@@ -71,9 +91,6 @@ class LogWriter final {
   size_t queued_bytes() const { return queued_bytes_; }
   const std::optional<Error>& fenced() const { return fenced_; }
   const LogWriterStats& stats() const { return stats_; }
-  // True when the log is so full that new client records should wait for destage + trim (the
-  // rest is kept for relog records, so trimming can always make progress).
-  bool nearly_full() const;
 
  private:
   struct Queued {
@@ -96,12 +113,15 @@ class LogWriter final {
   const HostId host_;
   const Epoch epoch_;
   const size_t queue_bytes_max_;
+  size_t append_bytes_max_ = kAppendBatchBytesMax;
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;
   uint64_t next_ticket_;
   uint64_t durable_ticket_;
   uint64_t trimmed_ticket_;
   std::deque<SequenceSpan> sequences_;
+  std::deque<std::pair<uint64_t, size_t>> footprints_;  // (ticket, ring bytes) not yet trimmed
+  size_t untrimmed_bytes_ = 0;
   std::optional<Error> fenced_;
   bool stopping_ = false;
   bool stopped_ = false;

@@ -53,8 +53,8 @@ Task<Result<std::vector<uint8_t>>> BlockStoreImpl::read(InodeId inode, uint64_t 
       const uint64_t block_start = w.block_index * block_size;
       const uint64_t from = std::max(block_start, offset);
       const uint64_t to = std::min(block_start + block_size, end);
-      std::memcpy(out.data() + (from - offset), scratch.data() + i * block_size + (from - block_start),
-                  to - from);
+      std::memcpy(out.data() + (from - offset),
+                  scratch.data() + i * block_size + (from - block_start), to - from);
     }
   }
   std::string bad;

@@ -24,28 +24,26 @@ Task<Result<void>> BlockStoreImpl::fence_and_replay() {
   // true only when the index was empty when this host started (see README.md).
   bloom_trusted_ = status->index.entries == 0 && !status->index.rebuilding;
 
-  auto usage = co_await (*client)->nvram_usage(config_.host);
-  if (!usage.ok() && usage.code() == Code::kNotFound) {
-    // A host that never wrote has no log yet: nothing to fence or replay.
-    log_ = std::make_unique<LogWriter>(env_, link_, config_.host, config_.epoch, 1,
-                                       config_.log_queue_bytes_max);
-    co_return ok_result();
-  }
-  if (!usage.ok()) co_return usage.error();
-  // Raise the fence before reading, so a previous owner can no longer append behind our back.
-  auto fenced = co_await (*client)->nvram_trim(config_.host, config_.epoch,
-                                               usage->first_sequence - 1);
+  // Fence first, then read: an append with our epoch raises the host's fence (creating the log
+  // if this host never wrote), so no older incarnation can append after the point we read to.
+  // The marker is an empty record; replay applies it as nothing.
+  LogRecord marker;
+  std::vector<std::vector<uint8_t>> marker_bytes{encode_record(marker)};
+  auto fenced = co_await (*client)->nvram_append(config_.host, config_.epoch, marker_bytes);
   if (!fenced.ok()) co_return fenced.error();
+  auto usage = co_await (*client)->nvram_usage(config_.host);
+  if (!usage.ok()) co_return usage.error();
 
   uint64_t ticket = 0;
+  std::vector<size_t> record_bytes;
   uint64_t sequence = usage->first_sequence;
   const uint64_t first_sequence = usage->first_sequence;
   while (sequence < usage->next_sequence) {
     auto got = co_await (*client)->nvram_read(config_.host, sequence, kReplayReadBytes);
     if (!got.ok()) co_return got.error();
     if (got->records.empty()) {
-      co_return make_error(Code::kCorruption, "nvram read at sequence " +
-                                                  std::to_string(sequence) + " returned nothing");
+      co_return make_error(Code::kCorruption, "nvram read at sequence " + std::to_string(sequence) +
+                                                  " returned nothing");
     }
     for (const std::vector<uint8_t>& bytes : got->records) {
       auto record = decode_record(bytes);
@@ -56,6 +54,7 @@ Task<Result<void>> BlockStoreImpl::fence_and_replay() {
                                                     record.error().message);
       }
       ++ticket;
+      record_bytes.push_back(bytes.size());
       for (const NewChunk& chunk : record->chunks) {
         CO_RETURN_IF_ERROR(destager_->restore(chunk, ticket));
         recent_.insert(chunk.fp, chunk.location);
@@ -68,7 +67,18 @@ Task<Result<void>> BlockStoreImpl::fence_and_replay() {
   }
   log_ = std::make_unique<LogWriter>(env_, link_, config_.host, config_.epoch, ticket + 1,
                                      config_.log_queue_bytes_max);
-  log_->adopt_replayed(1, first_sequence, ticket);
+  log_->adopt_replayed(1, first_sequence, record_bytes);
+  log_->learn_capacity(usage->capacity_bytes);
+  const size_t one_block_record =
+      kRecordHeaderBytes + kRecordUpdateBytes + kRecordChunkHeaderBytes + config_.block_size;
+  if (log_->record_bytes_max() < one_block_record) {
+    co_return make_error(
+        Code::kInvalidArgument,
+        "the shelf's NVRAM ring for host " + std::to_string(config_.host.value()) + " (" +
+            std::to_string(usage->capacity_bytes) + " bytes) takes appends of at most " +
+            std::to_string(log_->record_bytes_max()) + " bytes: too small for one block of " +
+            std::to_string(config_.block_size) + " bytes");
+  }
   co_return ok_result();
 }
 

@@ -31,8 +31,8 @@ Task<Result<protocol::ShelfClient*>> ShelfLink::client() {
     connecting_ = false;
     if (!connected.ok()) {
       next_attempt_ = env_.clock.now() + kReconnectDelay;
-      co_return make_error(Code::kUnavailable, "shelf " + address_.to_string() + ": " +
-                                                   connected.error().message);
+      co_return make_error(Code::kUnavailable,
+                           "shelf " + address_.to_string() + ": " + connected.error().message);
     }
     if (closed_) {
       co_await (*connected)->close();

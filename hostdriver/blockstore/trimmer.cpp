@@ -14,27 +14,32 @@ namespace splitarray::hostdriver::blockstore {
 
 Task<Result<void>> BlockStoreImpl::trim_once() {
   const uint64_t limit = destager_->trim_limit();
-  uint64_t target = std::min(limit == UINT64_MAX ? UINT64_MAX : limit - 1, log_->durable_ticket());
-  // Records still queued (not durable) are never trimmed; neither is anything at or past them.
-  if (target <= log_->trimmed_ticket()) co_return ok_result();
-  while (true) {
+  // Records still queued (not durable) are never trimmed; neither is anything past them.
+  const uint64_t target =
+      std::min(limit == UINT64_MAX ? UINT64_MAX : limit - 1, log_->durable_ticket());
+  // In steps: relog a bounded batch of the oldest live entries, then trim up to the oldest entry
+  // still waiting. Each step frees at least what it relogged (a record carries every entry it
+  // set), so trimming progresses even in a nearly full ring.
+  while (target > log_->trimmed_ticket()) {
     const uint64_t first_new = log_->last_ticket() + 1;
-    std::vector<LogRecord> relog = maps_.take_relog(target, first_new, kRelogEntriesPerRound);
-    if (relog.empty()) break;
+    // One record's worth per round: a record fits one append.
+    const size_t per_record = (log_->record_bytes_max() - kRecordHeaderBytes) / kRecordUpdateBytes;
+    std::vector<LogRecord> relog = maps_.take_relog(target, first_new, per_record, per_record);
     uint64_t last = 0;
     for (const LogRecord& record : relog) {
       stats_.log_relogged_entries += record.updates.size();
       CO_RETURN_IF_ERROR(co_await log_->wait_for_room(encoded_size(record)));
       last = log_->enqueue(encode_record(record));
     }
-    ASSERT(last >= first_new);
-    CO_RETURN_IF_ERROR(co_await log_->wait_durable(last));
+    if (last != 0) CO_RETURN_IF_ERROR(co_await log_->wait_durable(last));
+    const uint64_t step = std::min(target, maps_.oldest_ticket() - 1);
+    if (step <= log_->trimmed_ticket()) {
+      ASSERT_MSG(!relog.empty() || maps_.oldest_ticket() > target, "relog made no progress");
+      continue;
+    }
+    CO_RETURN_IF_ERROR(co_await log_->trim_through(step));
+    log_space_.notify_all();
   }
-  // Entries relogged above now carry newer tickets; nothing <= target is needed any more.
-  target = std::min(target, maps_.oldest_ticket() - 1);
-  if (target <= log_->trimmed_ticket()) co_return ok_result();
-  CO_RETURN_IF_ERROR(co_await log_->trim_through(target));
-  log_space_.notify_all();
   co_return ok_result();
 }
 

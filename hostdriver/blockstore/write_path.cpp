@@ -55,9 +55,9 @@ Task<Result<void>> BlockStoreImpl::read_block(InodeId inode, uint64_t block_inde
 Task<Result<void>> BlockStoreImpl::write(InodeId inode, uint64_t offset,
                                          std::span<const uint8_t> data, Stability stability) {
   if (data.empty() || data.size() > kWriteBytesMax) {
-    co_return make_error(Code::kInvalidArgument,
-                         "write of " + std::to_string(data.size()) + " bytes (1.." +
-                             std::to_string(kWriteBytesMax) + ")");
+    co_return make_error(Code::kInvalidArgument, "write of " + std::to_string(data.size()) +
+                                                     " bytes (1.." +
+                                                     std::to_string(kWriteBytesMax) + ")");
   }
   if (offset > UINT64_MAX - data.size()) {
     co_return make_error(Code::kInvalidArgument, "write past the largest file offset");
@@ -107,8 +107,7 @@ Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stabil
       finish_turn(arrival);
       co_return read;
     }
-    std::fill(buffer.begin() + static_cast<ptrdiff_t>(size % block_size), buffer.end(),
-              uint8_t{0});
+    std::fill(buffer.begin() + static_cast<ptrdiff_t>(size % block_size), buffer.end(), uint8_t{0});
   }
   co_return co_await change_blocks(inode, first_dropped, arrival, std::move(buffer), tail_block,
                                    stability);
@@ -197,7 +196,8 @@ Task<Result<void>> BlockStoreImpl::dedup(std::vector<PendingBlock>& blocks) {
     std::vector<uint8_t> stored(config_.block_size);
     for (PendingBlock& block : blocks) {
       if (!block.existing) continue;
-      auto read = co_await reader_->read(BlockRef{block.fp, *block.existing}, stored);
+      const BlockRef existing{block.fp, *block.existing};
+      auto read = co_await reader_->read(existing, stored);
       if (!read.ok() && read.code() != Code::kCorruption) co_return read.error();
       if (!read.ok() || !std::equal(stored.begin(), stored.end(), block.bytes.begin())) {
         // A fingerprint collision (or an unreadable old copy): store this block anew.
@@ -245,21 +245,44 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(InodeId inode, std::optional<uint64
       new_bytes += block.encoded.bytes.size();
     }
   }
-  while (log_->nearly_full()) {
+  while (!log_->has_client_room(std::min(record_bytes, log_->record_bytes_max()))) {
     CO_RETURN_IF_ERROR(usable());
     ++stats_.log_busy_waits;
     destager_->seal_open();  // its records can only be trimmed once it is destaged
-    co_await log_space_.wait();
+    co_await log_->wait_changed();
   }
   CO_RETURN_IF_ERROR(co_await log_->wait_for_room(record_bytes));
   CO_RETURN_IF_ERROR(co_await destager_->wait_for_room(new_bytes));
   CO_RETURN_IF_ERROR(usable());
 
+  // One record per write, split into parts when it would exceed what one append may carry
+  // (record_bytes_max). Parts are queued back to back; the write is acknowledged with the last.
+  // A crash may keep a prefix of the parts of an unacknowledged write, as a disk may keep some
+  // sectors of a write it never acknowledged.
+  const size_t part_bytes_max = log_->record_bytes_max();
   LogRecord record;
   record.inode = inode;
   record.truncate_from_block = truncate_from;
+  size_t part_bytes = kRecordHeaderBytes;
+  uint64_t ticket = 0;
+  auto flush_part = [&] {
+    ticket = log_->last_ticket() + 1;
+    maps_.apply(record, ticket);
+    const uint64_t queued = log_->enqueue(encode_record(record));
+    ASSERT(queued == ticket);
+    destager_->logged(ticket);
+    record = LogRecord{};
+    record.inode = inode;
+    part_bytes = kRecordHeaderBytes;
+  };
   for (PendingBlock& block : blocks) {
     ++stats_.blocks_written;
+    const size_t block_bytes =
+        kRecordUpdateBytes +
+        (block.zero || block.existing ? 0 : kRecordChunkHeaderBytes + block.encoded.bytes.size());
+    ASSERT(kRecordHeaderBytes + block_bytes <= part_bytes_max);
+    if (part_bytes + block_bytes > part_bytes_max) flush_part();
+    part_bytes += block_bytes;
     if (block.zero) {
       ++stats_.zero_blocks;
       if (maps_.find(inode, block.block_index) != nullptr || truncate_from) {
@@ -294,11 +317,7 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(InodeId inode, std::optional<uint64
     record.updates.push_back(MapUpdate{block.block_index, block.fp, location});
     record.chunks.push_back(NewChunk{block.fp, location, std::move(block.encoded.bytes)});
   }
-  const uint64_t ticket = log_->last_ticket() + 1;
-  maps_.apply(record, ticket);
-  const uint64_t queued = log_->enqueue(encode_record(record));
-  ASSERT(queued == ticket);
-  destager_->logged(ticket);
+  flush_part();
   co_return ticket;
 }
 
