@@ -94,7 +94,7 @@ Task<Result<void>> BlockStoreImpl::destage_all() {
   CO_RETURN_IF_ERROR(co_await destager_->drain());
   CO_RETURN_IF_ERROR(usable());
   // Let the trimmer catch up, so a reopen replays little.
-  co_return co_await trim_once();
+  co_return co_await trim_once(true);
 }
 
 Task<void> BlockStoreImpl::close() {

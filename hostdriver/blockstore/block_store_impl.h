@@ -89,7 +89,8 @@ class BlockStoreImpl final {
 
   // trimmer.cpp
   Task<void> run_trimmer();
-  Task<Result<void>> trim_once();
+  // everything: trim all that may be trimmed (destage_all); else lazily (see trimmer.cpp).
+  Task<Result<void>> trim_once(bool everything);
   Task<void> run_idle_sealer();
 
   Env& env_;

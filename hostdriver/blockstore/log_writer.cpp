@@ -59,6 +59,17 @@ bool LogWriter::has_client_room(size_t bytes) const {
   return untrimmed_bytes_ == 0 || untrimmed_bytes_ + ring_footprint(bytes) <= share;
 }
 
+uint64_t LogWriter::trim_point_keeping(size_t keep_bytes) const {
+  size_t remaining = untrimmed_bytes_;
+  uint64_t point = trimmed_ticket_;
+  for (const auto& [ticket, bytes] : footprints_) {
+    if (remaining <= keep_bytes) break;
+    remaining -= bytes;
+    point = ticket;
+  }
+  return point;
+}
+
 Task<Result<void>> LogWriter::wait_for_room(size_t bytes) {
   while (true) {
     if (fenced_) co_return *fenced_;

@@ -34,6 +34,11 @@ inline constexpr size_t kShelfAppendBytesMax = 1 * kMiB;
 // Ring bytes a record takes at the shelf: 64-byte header, 512-byte aligned (netshelf nvram).
 inline constexpr size_t ring_footprint(size_t bytes) { return (64 + bytes + 511) / 512 * 512; }
 inline constexpr double kClientShareOfRing = 0.75;
+// The trimmer starts when untrimmed records take this share of the ring and trims down to
+// kTrimKeepShare: trimming lazily means a live map entry is relogged about once per half lap of
+// the ring instead of at every destage.
+inline constexpr double kTrimStartShare = 0.5;
+inline constexpr double kTrimKeepShare = 0.25;
 
 struct LogWriterStats {
   uint64_t appends = 0;
@@ -75,6 +80,11 @@ class LogWriter final {
   // must all be in the ring before it can be destaged and the log trimmed behind it, and the
   // rest of the ring is kept for relog records, so trimming can always make progress.
   bool has_client_room(size_t bytes) const;
+  // The newest ticket whose trimming leaves at most keep_bytes of ring untrimmed (the trim point
+  // that keeps the most recent records); trimmed_ticket() if nothing needs to go.
+  uint64_t trim_point_keeping(size_t keep_bytes) const;
+  size_t untrimmed_bytes() const { return untrimmed_bytes_; }
+  uint64_t capacity_bytes() const { return stats_.capacity_bytes; }
   // Resumes when durable, trimmed, fenced or stopped state changes.
   Task<void> wait_changed() { co_await changed_.wait(); }
   // Queues a record; returns its ticket. Synchronous, so the caller's order is the log's order.

@@ -12,11 +12,19 @@
 
 namespace splitarray::hostdriver::blockstore {
 
-Task<Result<void>> BlockStoreImpl::trim_once() {
+Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
   const uint64_t limit = destager_->trim_limit();
   // Records still queued (not durable) are never trimmed; neither is anything past them.
-  const uint64_t target =
-      std::min(limit == UINT64_MAX ? UINT64_MAX : limit - 1, log_->durable_ticket());
+  uint64_t target = std::min(limit == UINT64_MAX ? UINT64_MAX : limit - 1, log_->durable_ticket());
+  const auto capacity = static_cast<double>(log_->capacity_bytes());
+  if (!everything && capacity > 0) {
+    // Lazily: only past kTrimStartShare of the ring, and only the oldest records.
+    if (static_cast<double>(log_->untrimmed_bytes()) < kTrimStartShare * capacity) {
+      co_return ok_result();
+    }
+    target =
+        std::min(target, log_->trim_point_keeping(static_cast<size_t>(kTrimKeepShare * capacity)));
+  }
   // In steps: relog a bounded batch of the oldest live entries, then trim up to the oldest entry
   // still waiting. Each step frees at least what it relogged (a record carries every entry it
   // set), so trimming progresses even in a nearly full ring.
@@ -45,7 +53,7 @@ Task<Result<void>> BlockStoreImpl::trim_once() {
 
 Task<void> BlockStoreImpl::run_trimmer() {
   while (!closing_) {
-    auto trimmed = co_await trim_once();
+    auto trimmed = co_await trim_once(false);
     if (!trimmed.ok()) {
       if (usable().ok() && !closing_) {
         env_.log.warn("blockstore.trim_failed", {{"error", trimmed.error().to_string()}});
