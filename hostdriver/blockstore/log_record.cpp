@@ -88,7 +88,11 @@ Result<LogRecord> decode_record(std::span<const uint8_t> bytes) {
   }
   LogRecord record;
   record.inode = InodeId(get_u64(bytes, 8));
-  if (flags & kFlagTruncate) record.truncate_from_block = get_u64(bytes, 16);
+  if (flags & kFlagTruncate) {
+    record.truncate_from_block = get_u64(bytes, 16);
+  } else if (get_u64(bytes, 16) != 0) {
+    return corrupt("truncate field set without the truncate flag");
+  }
   const uint32_t update_count = get_u32(bytes, 24);
   const uint32_t chunk_count = get_u32(bytes, 28);
   if (update_count > kRecordUpdatesMax) return corrupt("too many updates");
