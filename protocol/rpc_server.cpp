@@ -13,7 +13,10 @@ class ServerSession final {
         id_(id),
         stream_(std::move(stream)),
         // Replies for every in-flight request plus one error reply.
-        writer_(*stream_, server.options_.inflight_per_connection_max + 1) {}
+        // Room for a reply to every request in flight plus as many "busy" replies: a real reply
+        // must never be dropped for want of queue space (its requester would wait out its
+        // deadline), so busy replies may take only the second half.
+        writer_(*stream_, 2 * server.options_.inflight_per_connection_max + 1) {}
 
   Task<void> run() {
     Env& env = server_.env_;
@@ -80,6 +83,10 @@ class ServerSession final {
     }
     ++server_.stats_.requests;
     if (inflight_.size() >= server_.options_.inflight_per_connection_max) {
+      if (writer_.queued() >= server_.options_.inflight_per_connection_max) {
+        // The peer keeps sending while its busy replies pile up unread: it ignores backpressure.
+        return make_error(Code::kProtocol, "peer floods past its busy replies");
+      }
       ++server_.stats_.busy_replies;
       return writer_.send(make_error_frame(header.type, header.request_id,
                                            make_error(Code::kBusy, "too many requests in flight")));

@@ -88,6 +88,26 @@ Task<Result<void>> ChunkReader::read(const BlockRef& ref, std::span<uint8_t> out
   co_return ok_result();
 }
 
+Task<Result<std::vector<uint8_t>>> ChunkReader::fragment_read(protocol::ShelfClient& client,
+                                                              DiskIndex disk,
+                                                              protocol::FragmentIdValue id,
+                                                              uint32_t offset, uint32_t length) {
+  // At most kFragmentReadsInflightMax at once (the shelf answers kBusy past its own limits);
+  // kBusy from the shelf is backpressure, never damage: wait and ask again.
+  while (reads_inflight_ >= kFragmentReadsInflightMax) co_await read_slot_.wait();
+  ++reads_inflight_;
+  Result<std::vector<uint8_t>> bytes = make_error(Code::kBusy, "not sent");
+  for (int busy = 0;; ++busy) {
+    bytes = co_await client.fragment_read(disk, id, offset, length);
+    if (bytes.ok() || bytes.code() != Code::kBusy || client.rpc().broken()) break;
+    ++stats_.busy_retries;
+    co_await sleep_for(env_.clock, kBusyReadRetryDelay);
+  }
+  --reads_inflight_;
+  read_slot_.notify_all();
+  co_return bytes;
+}
+
 Task<Result<std::vector<uint8_t>>> ChunkReader::read_range(const BlockRef& ref) {
   auto placed =
       container::locate_checked(config_.geometry, ref.location.offset, ref.location.length);
@@ -175,7 +195,7 @@ Task<void> ChunkReader::reconstruct(std::shared_ptr<Reconstruction> r) {
         *lost = true;
         co_return;
       }
-      auto bytes = co_await (*client)->fragment_read(disk, id, 0, 0);
+      auto bytes = co_await self->fragment_read(**client, disk, id, 0, 0);
       if (!bytes.ok()) {
         if ((*client)->rpc().broken() || bytes.code() == Code::kTimeout) *lost = true;
         self->link_.reset_if_broken(bytes.error());
@@ -270,7 +290,7 @@ Task<void> ChunkReader::repair(uint64_t container, int index, DiskIndex disk,
   // late repair never overwrites what changed since (a rewrite, a delete).
   bool still_bad = true;
   if (client.ok()) {
-    auto now = co_await (*client)->fragment_read(disk, wire_id, 0, 0);
+    auto now = co_await fragment_read(**client, disk, wire_id, 0, 0);
     if (now.ok()) {
       // Bad unless it is exactly what we reconstructed (a forged fragment passes its CRC).
       auto header = protocol::verify_fragment(*now);

@@ -35,6 +35,10 @@ namespace splitarray::hostdriver::blockstore {
 
 inline constexpr size_t kRepairsInflightMax = 4;
 inline constexpr int kReadAttemptsMax = 3;  // connection-level retries of one read
+// Fragment reads in flight from one block store, across all read() calls (below the shelf's
+// per-connection limit of 256, leaving room for writes and index calls).
+inline constexpr size_t kFragmentReadsInflightMax = 64;
+inline constexpr Duration kBusyReadRetryDelay = std::chrono::milliseconds(2);
 
 struct ChunkReaderStats {
   uint64_t cache_hits = 0;
@@ -44,6 +48,7 @@ struct ChunkReaderStats {
   uint64_t reconstructions = 0;
   uint64_t repairs = 0;
   uint64_t unrecoverable = 0;
+  uint64_t busy_retries = 0;
 };
 
 class ChunkReader final {
@@ -74,6 +79,9 @@ class ChunkReader final {
   // Decodes stored chunk bytes into out and checks the fp. kCorruption on any mismatch.
   Result<void> decode_and_verify(const BlockRef& ref, std::span<const uint8_t> stored,
                                  std::span<uint8_t> out);
+  Task<Result<std::vector<uint8_t>>> fragment_read(protocol::ShelfClient& client, DiskIndex disk,
+                                                   protocol::FragmentIdValue id, uint32_t offset,
+                                                   uint32_t length);
   Task<Result<std::vector<uint8_t>>> read_range(const BlockRef& ref);
   uint32_t placed_index(const BlockRef& ref) const;
   Task<Result<void>> read_degraded(const BlockRef& ref, int suspect, std::span<uint8_t> out);
@@ -89,7 +97,9 @@ class ChunkReader final {
   const int k_;
   const int width_;
   std::vector<std::shared_ptr<Reconstruction>> reconstructions_;  // in progress
-  std::set<std::pair<uint64_t, int>> repairs_inflight_;           // (container, fragment index)
+  std::set<std::pair<uint64_t, int>> repairs_inflight_;
+  size_t reads_inflight_ = 0;
+  async::Condition read_slot_;  // a fragment read finished           // (container, fragment index)
   async::TaskGroup background_;
   ChunkReaderStats stats_;
 };

@@ -167,7 +167,14 @@ Task<Result<void>> LogWriter::append_batch(size_t count) {
       continue;
     }
     link_.reset_if_broken(error);
-    if (stopping_ && !is_connection_error(error)) co_return error;
+    if (!is_connection_error(error)) {
+      // The shelf refused the batch itself (kInvalidArgument, kCorruption, kNoSpace, kIo): a
+      // retry cannot succeed, and skipping it would break the log's order. Stop the store.
+      env_.log.error("blockstore.append_refused", {{"error", error.to_string()}});
+      fenced_ = error;
+      changed_.notify_all();
+      co_return error;
+    }
     ++stats_.retries;
     env_.log.warn("nvram append failed, retrying: " + error.to_string());
     co_await sleep_for(env_.clock, kReconnectDelay);

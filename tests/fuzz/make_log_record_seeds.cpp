@@ -34,8 +34,7 @@ int main(int argc, char** argv) {
     for (uint8_t mode : {uint8_t{0}, uint8_t{1}}) {
       std::vector<uint8_t> bytes = bs::encode_record(record);
       bytes.insert(bytes.begin(), mode);
-      std::ofstream out(std::string(argv[1]) + "/seed-" + std::to_string(n++),
-                        std::ios::binary);
+      std::ofstream out(std::string(argv[1]) + "/seed-" + std::to_string(n++), std::ios::binary);
       out.write(reinterpret_cast<const char*>(bytes.data()),
                 static_cast<std::streamsize>(bytes.size()));
       if (!out) return 1;
