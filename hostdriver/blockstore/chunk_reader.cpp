@@ -75,7 +75,7 @@ Task<Result<void>> ChunkReader::read(const BlockRef& ref, std::span<uint8_t> out
              (stored.code() == Code::kUnavailable && link_.closed())) {
     co_return stored.error();
   } else {
-    env_.log.info("read of " + describe(ref.location) + ": " + stored.error().to_string() +
+    env_.log.warn("read of " + describe(ref.location) + ": " + stored.error().to_string() +
                   "; reading degraded");
   }
   ++stats_.degraded_reads;
@@ -122,7 +122,7 @@ Task<Result<std::vector<uint8_t>>> ChunkReader::read_range(const BlockRef& ref) 
     if (!client.ok()) co_return client.error();
     ++stats_.range_reads;
     auto bytes =
-        co_await (*client)->fragment_read(disk, id, placed->offset_in_fragment, placed->length);
+        co_await fragment_read(**client, disk, id, placed->offset_in_fragment, placed->length);
     if (bytes.ok()) {
       if (bytes->size() != placed->length) {
         co_return make_error(Code::kCorruption, "short fragment read");

@@ -1,7 +1,11 @@
 // sim_run: runs the simulated cluster from a seed and reports what happened.
 //   sim_run --seed N [--hosts H] [--disks D] [--duration SECONDS] [--detection|--safety]
 //           [--verbose]                     one run; exit 1 if a checker found a violation
-//   sim_run --soak [--seconds S] [same options]
+//   sim_run --blockstore --seed N [same options]
+//                                           the host driver's block store on the simulated shelf
+//                                           (sim/harness/blockstore_sim.h); defaults 3 hosts,
+//                                           8 disks, 20 s
+//   sim_run --soak [--blockstore] [--seconds S] [same options]
 //                                           random seeds until stopped (or S wall seconds);
 //                                           prints seeds/s, simulated hours, faults by type,
 //                                           and every failing seed
@@ -14,10 +18,13 @@
 #include <random>
 #include <string>
 
+#include "sim/harness/blockstore_sim.h"
 #include "sim/harness/shelf_sim.h"
 
 namespace {
 
+using splitarray::sim::BlockStoreSimConfig;
+using splitarray::sim::BlockStoreSimReport;
 using splitarray::sim::ShelfSimConfig;
 using splitarray::sim::ShelfSimReport;
 
@@ -26,13 +33,19 @@ struct Args {
   bool soak = false;
   double soak_seconds = 0;  // 0: until stopped
   bool verbose = false;
+  bool blockstore = false;
+  bool host_kill = false;  // --blockstore: host crashes are kill -9 (see BlockStoreSimConfig)
+  bool hosts_set = false;
+  bool disks_set = false;
+  bool duration_set = false;
 };
 
 int usage(const char* message) {
   std::fprintf(stderr,
                "sim_run: %s\nusage: sim_run --seed N [--hosts H] [--disks D] [--duration S]\n"
-               "               [--detection|--safety] [--verbose]\n"
-               "       sim_run --soak [--seconds S] [--hosts H] [--disks D] [--duration S]\n",
+               "               [--detection|--safety] [--verbose] [--blockstore [--host-kill]]\n"
+               "       sim_run --soak [--seconds S] [--hosts H] [--disks D] [--duration S]\n"
+               "               [--blockstore]\n",
                message);
   return 2;
 }
@@ -56,6 +69,10 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.soak = true;
     } else if (arg == "--verbose") {
       args.verbose = true;
+    } else if (arg == "--blockstore") {
+      args.blockstore = true;
+    } else if (arg == "--host-kill") {
+      args.host_kill = true;
     } else if (arg == "--detection") {
       args.config.detection = true;
     } else if (arg == "--safety") {
@@ -67,10 +84,13 @@ bool parse_args(int argc, char** argv, Args& args) {
         have_seed = true;
       } else if (arg == "--hosts" && value >= 1 && value <= 64) {
         args.config.hosts = static_cast<uint16_t>(value);
+        args.hosts_set = true;
       } else if (arg == "--disks" && value >= 1 && value <= 64) {
         args.config.disks = static_cast<uint16_t>(value);
+        args.disks_set = true;
       } else if (arg == "--duration" && value >= 1) {
         args.config.duration = std::chrono::seconds(value);
+        args.duration_set = true;
       } else if (arg == "--seconds") {
         args.soak_seconds = static_cast<double>(value);
       } else {
@@ -106,6 +126,45 @@ void print_report(const ShelfSimReport& report) {
   std::fflush(stdout);
 }
 
+BlockStoreSimConfig blockstore_config(const Args& args) {
+  BlockStoreSimConfig config;
+  config.seed = args.config.seed;
+  if (args.hosts_set) config.hosts = args.config.hosts;
+  if (args.disks_set) config.disks = args.config.disks;
+  if (args.duration_set) config.duration = args.config.duration;
+  config.detection = args.config.detection;
+  config.host_kill = args.host_kill;
+  config.log_level = args.config.log_level;
+  config.log_sink = args.config.log_sink;
+  return config;
+}
+
+void print_blockstore_report(const BlockStoreSimReport& report) {
+  std::printf("blockstore seed %" PRIu64 " (%s run): %s\n", report.seed,
+              report.detection ? "detection" : "safety", report.ok() ? "ok" : "VIOLATIONS");
+  std::printf("  simulated %.1f s, %" PRIu64 " events, %" PRIu64 " acknowledged ops (%" PRIu64
+              " writes, %" PRIu64 " commits, %" PRIu64 " checked reads), %" PRIu64
+              " failed ops, %" PRIu64 " read errors (%" PRIu64 " corruption)\n",
+              splitarray::to_seconds(report.simulated), report.events, report.acked_ops,
+              report.acked_writes, report.acked_commits, report.checked_reads, report.failed_ops,
+              report.read_errors, report.corrupt_reads);
+  std::printf("  store: %" PRIu64 " opens (%" PRIu64 " reopens after failures), %" PRIu64
+              " replayed records, %" PRIu64 " containers destaged, %" PRIu64 " dedup hits, %" PRIu64
+              " degraded reads, %" PRIu64 " repairs\n",
+              report.opens, report.reopens, report.replayed_records, report.containers_destaged,
+              report.dedup_hits, report.degraded_reads, report.repairs);
+  std::printf("  check: %" PRIu64 " blocks compared, %" PRIu64 " reported damaged\n",
+              report.verified_blocks, report.detected_blocks);
+  std::printf("  shelf crashes %" PRIu64 " (power losses %" PRIu64 "), host crashes %" PRIu64
+              ", partitions %" PRIu64 "\n",
+              report.crashes, report.power_losses, report.host_crashes, report.partitions);
+  std::printf("  fault plan: %s\n  faults fired: %s\n", report.plan_summary.c_str(),
+              report.faults_summary.c_str());
+  for (const std::string& what : report.violations) std::printf("  VIOLATION: %s\n", what.c_str());
+  std::printf("trace hash: %016" PRIx64 "\n", report.trace_hash);
+  std::fflush(stdout);
+}
+
 int run_soak(Args args) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
@@ -118,15 +177,31 @@ int run_soak(Args args) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     if (args.soak_seconds > 0 && elapsed >= args.soak_seconds) break;
     args.config.seed = (static_cast<uint64_t>(device()) << 32) | device();
-    const ShelfSimReport report = splitarray::sim::run_shelf_sim(args.config);
-    ++runs;
-    simulated += splitarray::to_seconds(report.simulated);
-    for (size_t i = 0; i < fired.size(); ++i) fired[i] += report.faults_fired[i];
-    if (!report.ok()) {
-      ++failures;
-      print_report(report);
-      std::printf("FAILING SEED: sim_run --seed %" PRIu64 " --hosts %u --disks %u\n", report.seed,
-                  args.config.hosts, args.config.disks);
+    if (args.blockstore) {
+      const BlockStoreSimConfig config = blockstore_config(args);
+      const BlockStoreSimReport report = splitarray::sim::run_blockstore_sim(config);
+      ++runs;
+      simulated += splitarray::to_seconds(report.simulated);
+      for (size_t i = 0; i < fired.size(); ++i) fired[i] += report.faults_fired[i];
+      if (!report.ok()) {
+        ++failures;
+        print_blockstore_report(report);
+        std::printf("FAILING SEED: sim_run --blockstore --seed %" PRIu64
+                    " --hosts %u --disks %u --duration %.0f\n",
+                    report.seed, config.hosts, config.disks,
+                    splitarray::to_seconds(config.duration));
+      }
+    } else {
+      const ShelfSimReport report = splitarray::sim::run_shelf_sim(args.config);
+      ++runs;
+      simulated += splitarray::to_seconds(report.simulated);
+      for (size_t i = 0; i < fired.size(); ++i) fired[i] += report.faults_fired[i];
+      if (!report.ok()) {
+        ++failures;
+        print_report(report);
+        std::printf("FAILING SEED: sim_run --seed %" PRIu64 " --hosts %u --disks %u\n", report.seed,
+                    args.config.hosts, args.config.disks);
+      }
     }
     const double now = std::chrono::duration<double>(Clock::now() - start).count();
     std::printf("soak: %" PRIu64 " seeds, %" PRIu64 " failing, %.2f seeds/s, %.3f simulated h",
@@ -156,6 +231,11 @@ int main(int argc, char** argv) {
     args.config.log_sink = &sink;
   }
   if (args.soak) return run_soak(args);
+  if (args.blockstore) {
+    const BlockStoreSimReport report = splitarray::sim::run_blockstore_sim(blockstore_config(args));
+    print_blockstore_report(report);
+    return report.ok() ? 0 : 1;
+  }
   const ShelfSimReport report = splitarray::sim::run_shelf_sim(args.config);
   print_report(report);
   return report.ok() ? 0 : 1;
