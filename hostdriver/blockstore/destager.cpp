@@ -217,6 +217,21 @@ Result<void> Destager::restore(const NewChunk& chunk, uint64_t ticket) {
     by_id_[id] = c.get();
     open_ = std::move(c);
   }
+  if (chunk.location.offset < open_->builder->bytes_used()) {
+    // Already placed: the record was stored twice (an append retried after its reply was lost
+    // is stored again). Replaying it again must change nothing; different bytes would be damage.
+    const std::span<const uint8_t> payload = open_->builder->payload();
+    const size_t end = std::min<size_t>(payload.size(), chunk.location.offset + chunk.bytes.size());
+    const std::span<const uint8_t> placed_bytes =
+        payload.subspan(chunk.location.offset, end - chunk.location.offset);
+    if (std::equal(placed_bytes.begin(), placed_bytes.end(), chunk.bytes.begin(),
+                   chunk.bytes.end())) {
+      return ok_result();
+    }
+    return make_error(Code::kCorruption, "log replay: chunk of container " + std::to_string(id) +
+                                             " at offset " + std::to_string(chunk.location.offset) +
+                                             " differs from the chunk replayed there before");
+  }
   const uint32_t logical = config_.block_size;
   auto placed =
       open_->builder->add(chunk.fp, encoding_of(chunk.bytes.size(), logical), chunk.bytes, logical);
@@ -407,7 +422,9 @@ Task<Result<void>> Destager::write_fragments(Container& c, const std::vector<Dis
                     std::to_string(failed_disks) + " fragment(s) on failed disks");
       co_return ok_result();
     }
-    // Too few disks to hold the stripe with redundancy: wait for disks to come back.
+    // Too few disks to hold the stripe: wait for disks to come back (unless closing).
+    if (stopping_) co_return make_error(Code::kUnavailable, "block store closing");
+    if (log_->fenced()) co_return *log_->fenced();
     co_await sleep_for(env_.clock, kDestageRetryDelay);
     auto refreshed = co_await refresh_disks();
     if (!refreshed.ok() && refreshed.code() == Code::kStale) co_return refreshed.error();
@@ -420,6 +437,8 @@ Task<Result<void>> Destager::write_fragment(Container& c, int index, DiskIndex d
   const protocol::FragmentIdValue id{c.sealed.container.value(), static_cast<uint8_t>(index),
                                      kFragmentGeneration};
   while (true) {
+    if (stopping_) co_return make_error(Code::kUnavailable, "block store closing");
+    if (log_->fenced()) co_return *log_->fenced();  // this store is done; a new one redoes it
     if (disk_failed_[disk]) {
       *skipped = true;
       co_return ok_result();
@@ -469,6 +488,8 @@ Task<Result<void>> Destager::insert_index(const Container& c) {
           ChunkLocation{c.sealed.container.value(), chunks[i].offset, chunks[i].stored_bytes});
     }
     while (true) {
+      if (stopping_) co_return make_error(Code::kUnavailable, "block store closing");
+      if (log_->fenced()) co_return *log_->fenced();
       auto client = co_await link_.client();
       if (!client.ok()) {
         if (link_.closed()) co_return client.error();

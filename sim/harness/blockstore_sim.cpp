@@ -252,8 +252,10 @@ class BlockStoreSim final {
     for (size_t i = 0; i < hosts_.size(); ++i) {
       const uint64_t progress = hosts_[i]->model.acked_ops - before[i];
       if (progress < kHealProgressMin) {
+        const std::string doing =
+            hosts_[i]->current ? hosts_[i]->current->activity.describe() : std::string("none");
         fail("host " + std::to_string(i + 1) + " made no progress after faults healed (" +
-             std::to_string(progress) + " operations)");
+             std::to_string(progress) + " operations; " + doing + ")");
       }
     }
   }

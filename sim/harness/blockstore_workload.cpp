@@ -436,6 +436,8 @@ Task<std::unique_ptr<BlockStore>> open_store(Env& env, const BlockStoreWorkloadO
       co_return std::move(opened).value();
     }
     ++model.open_failures;
+    env.log.warn("blockstore_sim.open_failed", {{"host", std::to_string(model.host.value())},
+                                                {"error", opened.error().to_string()}});
     co_await sleep_for(env.clock, options.retry_delay);
   }
   co_return nullptr;
