@@ -29,24 +29,27 @@ Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
   // still waiting. Each step frees at least what it relogged (a record carries every entry it
   // set), so trimming progresses even in a nearly full ring.
   while (target > log_->trimmed_ticket()) {
+    // First trim what carries no live entry any more: that needs no relog, so it frees ring
+    // space even when the ring is too full for relog records (e.g. appends that were stored
+    // twice after lost replies take space the host's own accounting does not see).
+    const uint64_t free_step = std::min(target, maps_.oldest_ticket() - 1);
+    if (free_step > log_->trimmed_ticket()) {
+      CO_RETURN_IF_ERROR(co_await log_->trim_through(free_step));
+      log_space_.notify_all();
+      continue;
+    }
+    // The oldest record still carries live entries: log one record's worth of them again.
     const uint64_t first_new = log_->last_ticket() + 1;
-    // One record's worth per round: a record fits one append.
     const size_t per_record = (log_->record_bytes_max() - kRecordHeaderBytes) / kRecordUpdateBytes;
     std::vector<LogRecord> relog = maps_.take_relog(target, first_new, per_record, per_record);
+    ASSERT_MSG(!relog.empty(), "a live entry at or below the target must be relogged");
     uint64_t last = 0;
     for (const LogRecord& record : relog) {
       stats_.log_relogged_entries += record.updates.size();
       CO_RETURN_IF_ERROR(co_await log_->wait_for_room(encoded_size(record)));
       last = log_->enqueue(encode_record(record));
     }
-    if (last != 0) CO_RETURN_IF_ERROR(co_await log_->wait_durable(last));
-    const uint64_t step = std::min(target, maps_.oldest_ticket() - 1);
-    if (step <= log_->trimmed_ticket()) {
-      ASSERT_MSG(!relog.empty() || maps_.oldest_ticket() > target, "relog made no progress");
-      continue;
-    }
-    CO_RETURN_IF_ERROR(co_await log_->trim_through(step));
-    log_space_.notify_all();
+    CO_RETURN_IF_ERROR(co_await log_->wait_durable(last));
   }
   co_return ok_result();
 }
