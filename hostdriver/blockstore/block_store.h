@@ -60,6 +60,8 @@ inline constexpr uint32_t kParityFragmentsDefault = 2;
 // One write call: an NFS WRITE is at most 1 MiB; larger calls are the caller's to split. Its
 // record (<= ~1.07 MiB with 4 KiB blocks) must fit one frame payload (protocol/frame.h, 2 MiB).
 inline constexpr size_t kWriteBytesMax = 1 * kMiB;
+// One read call allocates its whole answer: bound it (NFS READ asks for at most 1 MiB).
+inline constexpr uint32_t kReadBytesMax = 64 * kMiB;
 // Group commit: bytes of records in one NVRAM append.
 inline constexpr size_t kAppendBatchBytesMax = 2 * kMiB - 64 * kKiB;  // < one frame payload
 inline constexpr size_t kLogQueueBytesMaxDefault = 32 * kMiB;
@@ -159,7 +161,8 @@ class BlockStore final {
   // the level `stability` asks for.
   Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
                            Stability stability);
-  // length bytes at offset; holes and unwritten blocks read as zeros. kCorruption if some block
+  // length (<= kReadBytesMax, else kInvalidArgument) bytes at offset; holes and unwritten blocks
+  // read as zeros. kCorruption if some block
   // in the range cannot be read or reconstructed (the message names inode and block offsets).
   Task<Result<std::vector<uint8_t>>> read(InodeId inode, uint64_t offset, uint32_t length);
   // Drops blocks wholly past size and zeroes the tail of the block containing size.

@@ -14,6 +14,11 @@ Task<Result<std::vector<uint8_t>>> BlockStoreImpl::read(InodeId inode, uint64_t 
                                                         uint32_t length) {
   CO_RETURN_IF_ERROR(usable());
   if (length == 0) co_return std::vector<uint8_t>{};
+  if (length > kReadBytesMax) {
+    co_return make_error(Code::kInvalidArgument, "read of " + std::to_string(length) +
+                                                     " bytes (at most " +
+                                                     std::to_string(kReadBytesMax) + ")");
+  }
   if (offset > UINT64_MAX - length) {
     co_return make_error(Code::kInvalidArgument, "read past the largest file offset");
   }

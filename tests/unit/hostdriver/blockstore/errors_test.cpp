@@ -27,6 +27,9 @@ TEST_CASE("hostdriver/blockstore: bad write arguments are kInvalidArgument") {
     const std::vector<uint8_t> too_long(kWriteBytesMax + 1, 7);
     auto over = co_await store->write(InodeId(1), 0, too_long, Stability::kDataSync);
     CHECK_MESSAGE(failed_with(over, Code::kInvalidArgument), why(over));
+    // A read larger than kReadBytesMax would allocate it all up front: refused, not attempted.
+    auto huge_read = co_await store->read(InodeId(1), 0, kReadBytesMax + 1);
+    CHECK_MESSAGE(failed_with(huge_read, Code::kInvalidArgument), why(huge_read));
     const std::vector<uint8_t> some(100, 7);
     const uint64_t near_end = std::numeric_limits<uint64_t>::max() - 50;
     auto overflow = co_await store->write(InodeId(1), near_end, some, Stability::kDataSync);
