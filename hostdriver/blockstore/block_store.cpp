@@ -111,6 +111,7 @@ Task<void> BlockStoreImpl::close() {
   destager_->progress().notify_all();
   log_space_.notify_all();
   turn_.notify_all();
+  pressure_.notify_all();
   co_await log_->stop();
   co_await destager_->stop();
   destager_->progress().notify_all();
@@ -162,18 +163,46 @@ BlockStore::BlockStore(std::unique_ptr<BlockStoreImpl> impl) : impl_(std::move(i
 BlockStore::~BlockStore() = default;
 
 Task<Result<void>> BlockStore::write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
-                                     Stability stability) {
-  co_return co_await impl_->write(inode, offset, data, stability);
+                                     Stability stability, std::vector<uint8_t> fs_op,
+                                     OnQueued on_queued) {
+  co_return co_await impl_->write(inode, offset, data, stability, std::move(fs_op),
+                                  std::move(on_queued));
 }
 Task<Result<std::vector<uint8_t>>> BlockStore::read(InodeId inode, uint64_t offset,
                                                     uint32_t length) {
   co_return co_await impl_->read(inode, offset, length);
 }
-Task<Result<void>> BlockStore::truncate(InodeId inode, uint64_t size, Stability stability) {
-  co_return co_await impl_->truncate(inode, size, stability);
+Task<Result<void>> BlockStore::truncate(InodeId inode, uint64_t size, Stability stability,
+                                        std::vector<uint8_t> fs_op, OnQueued on_queued) {
+  co_return co_await impl_->truncate(inode, size, stability, std::move(fs_op),
+                                     std::move(on_queued));
 }
-Task<Result<void>> BlockStore::remove(InodeId inode, Stability stability) {
-  co_return co_await impl_->truncate(inode, 0, stability);
+Task<Result<void>> BlockStore::remove(InodeId inode, Stability stability,
+                                      std::vector<uint8_t> fs_op, OnQueued on_queued) {
+  co_return co_await impl_->truncate(inode, 0, stability, std::move(fs_op), std::move(on_queued));
+}
+Task<Result<void>> BlockStore::wait_op_room(size_t fs_op_bytes) {
+  co_return co_await impl_->wait_op_room(fs_op_bytes);
+}
+Result<LogTicket> BlockStore::enqueue_op(std::vector<uint8_t> fs_op) {
+  return impl_->enqueue_op(std::move(fs_op));
+}
+Task<Result<void>> BlockStore::wait_durable(LogTicket ticket) {
+  co_return co_await impl_->wait_durable(ticket);
+}
+Result<std::vector<BlockRef>> BlockStore::put_chunks_now(
+    std::span<const std::vector<uint8_t>> blocks) {
+  return impl_->put_chunks_now(blocks);
+}
+Task<Result<std::vector<uint8_t>>> BlockStore::get_chunk(BlockRef ref) {
+  co_return co_await impl_->get_chunk(ref);
+}
+LogTicket BlockStore::log_mark() const { return impl_->log_mark(); }
+void BlockStore::fs_ops_covered(LogTicket through) { impl_->fs_ops_covered(through); }
+bool BlockStore::log_pressure() const { return impl_->log_pressure(); }
+Task<void> BlockStore::wait_log_pressure() { co_await impl_->wait_log_pressure(); }
+std::vector<std::vector<uint8_t>> BlockStore::take_replayed_ops() {
+  return impl_->take_replayed_ops();
 }
 Task<Result<void>> BlockStore::commit() { co_return co_await impl_->commit(); }
 Task<Result<void>> BlockStore::destage_all() { co_return co_await impl_->destage_all(); }

@@ -31,9 +31,17 @@
 //   (5) Memory is bounded: queued log bytes <= log_queue_bytes_max, stripes in flight <=
 //       stripes_inflight_max, read cache <= read_cache_bytes; writers wait at those limits
 //       (backpressure) and when the shelf answers kBusy.
-// Until the file system's checkpoints exist (issue 5), the block maps themselves are made durable
-// by the log: before the log is trimmed past a record, the map entries it carried that are still
-// current are appended again ("relogged"), so the log always holds the whole map. See README.md.
+// Until the file system's checkpoints cover block maps too, the block maps themselves are made
+// durable by the log: before the log is trimmed past a record, the map entries it carried that
+// are still current are appended again ("relogged"), so the log always holds the whole map. See
+// README.md.
+//
+// For the file system above (hostdriver/fs), the log also carries its operations as opaque bytes
+// ("fs ops"), alone (queue_op) or in the same record as the data change they describe (write,
+// truncate, remove), so both survive or vanish together; open() hands them back in log order
+// (take_replayed_ops). A record with an fs op is not trimmed until the file system says a
+// checkpoint covers it (fs_ops_covered); when that holds the trimming back, log_pressure() is
+// set so the file system checkpoints. Metadata nodes are stored as chunks (put_chunks/get_chunk).
 //
 // Threading: every method runs on the Env's event loop; CPU work goes to the compute pool.
 #pragma once
@@ -47,6 +55,8 @@
 #include "common/env.h"
 #include "common/ids.h"
 #include "common/result.h"
+#include "common/unique_function.h"
+#include "hostdriver/blockstore/log_record.h"
 #include "hostdriver/container/container.h"
 #include "protocol/shelf_messages.h"
 
@@ -108,6 +118,15 @@ struct BlockRef {
   friend bool operator==(const BlockRef&, const BlockRef&) = default;
 };
 
+// Runs when a change's record is queued (write/truncate/remove with an fs op).
+using OnQueued = UniqueFunction<void()>;
+
+// A record's place in the log, in queue order (the file system's checkpoint mark).
+struct LogTicket {
+  uint64_t value = 0;
+  friend auto operator<=>(const LogTicket&, const LogTicket&) = default;
+};
+
 struct BlockStoreStats {
   // Accounting (DESIGN.md §3): logical = bytes of non-hole blocks in files; unique = logical bytes
   // of the distinct chunks this host stored; stored = their bytes after compression. Until GC
@@ -142,6 +161,8 @@ struct BlockStoreStats {
   uint64_t repairs = 0;               // fragments rewritten after a degraded read
   uint64_t unrecoverable_blocks = 0;  // reads answered kCorruption
   uint64_t open_replayed_records = 0;
+  uint64_t fs_ops_logged = 0;
+  uint64_t metadata_chunks_put = 0;
 };
 
 class BlockStoreImpl;
@@ -155,20 +176,57 @@ class BlockStore final {
   BlockStore(const BlockStore&) = delete;
   BlockStore& operator=(const BlockStore&) = delete;
 
-  // Writes data (1..kWriteBytesMax bytes) at byte offset of inode. Errors: kInvalidArgument
-  // (empty, too long, offset + size overflows), kStale (fenced by a newer owner: every later call
-  // fails the same way), kUnavailable (closed). Nothing is acknowledged that is not durable at
-  // the level `stability` asks for.
+  // Writes data (1..kWriteBytesMax bytes) at byte offset of inode (!= 0). Errors:
+  // kInvalidArgument (inode 0, empty, too long, offset + size overflows, fs_op too long), kStale
+  // (fenced by a newer owner: every later call fails the same way), kUnavailable (closed).
+  // Nothing is acknowledged that is not durable at the level `stability` asks for. A non-empty
+  // fs_op (<= kRecordFsOpBytesMax) goes into the write's (last) record, and on_queued runs
+  // synchronously when that record is queued (only then): the file system applies the op's
+  // effect in memory there, so its memory always equals the effect of the records queued.
   Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
-                           Stability stability);
+                           Stability stability, std::vector<uint8_t> fs_op = {},
+                           OnQueued on_queued = {});
   // length (<= kReadBytesMax, else kInvalidArgument) bytes at offset; holes and unwritten blocks
   // read as zeros. kCorruption if some block
   // in the range cannot be read or reconstructed (the message names inode and block offsets).
   Task<Result<std::vector<uint8_t>>> read(InodeId inode, uint64_t offset, uint32_t length);
   // Drops blocks wholly past size and zeroes the tail of the block containing size.
-  Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability);
+  Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability,
+                              std::vector<uint8_t> fs_op = {}, OnQueued on_queued = {});
   // Drops every block of inode.
-  Task<Result<void>> remove(InodeId inode, Stability stability);
+  Task<Result<void>> remove(InodeId inode, Stability stability, std::vector<uint8_t> fs_op = {},
+                            OnQueued on_queued = {});
+
+  // --- For the file system -------------------------------------------------------------------
+  // Waits until a record carrying an fs op of `fs_op_bytes` may be queued (log backpressure).
+  Task<Result<void>> wait_op_room(size_t fs_op_bytes);
+  // Queues a record carrying only `fs_op` (1..kRecordFsOpBytesMax bytes). Synchronous: records
+  // are in the log in call order, so the caller applies the op in memory in the same step.
+  // Durable once wait_durable(ticket) returns ok. kStale / kUnavailable as for writes.
+  Result<LogTicket> enqueue_op(std::vector<uint8_t> fs_op);
+  Task<Result<void>> wait_durable(LogTicket ticket);
+  // Stores whole blocks (metadata nodes, block_size bytes each) as chunks, synchronously on the
+  // event loop (fingerprint, dedup against recently stored chunks, compress, pack, queue), so a
+  // checkpoint can store a consistent snapshot of its nodes without freezing them. Returns their
+  // references in order (an all-zero block gives a hole reference, container 0). The records
+  // skip the client share of the log ring (they are what lets the log be trimmed) and the
+  // queue's byte limit, so the caller bounds how much it puts at once. Durable once
+  // wait_durable(log_mark()) returns ok.
+  Result<std::vector<BlockRef>> put_chunks_now(std::span<const std::vector<uint8_t>> blocks);
+  // One chunk's block_size bytes, fp verified (degraded read and repair as for data; a hole
+  // reference reads as zeros). kCorruption if it cannot be read or reconstructed.
+  Task<Result<std::vector<uint8_t>>> get_chunk(BlockRef ref);
+  // The newest record queued so far. After a checkpoint that includes every fs op queued up to
+  // log_mark() is durable, fs_ops_covered(mark) lets the log be trimmed past those records.
+  LogTicket log_mark() const;
+  void fs_ops_covered(LogTicket through);
+  // True while records with fs ops not yet covered hold back trimming a log past half full.
+  bool log_pressure() const;
+  // Resumes when log_pressure() may have become true (or the store closes).
+  Task<void> wait_log_pressure();
+  // The fs ops found in the log at open(), in log order (each as queued; a record the shelf
+  // stored twice gives its op twice). Moves them out: a second call returns nothing.
+  std::vector<std::vector<uint8_t>> take_replayed_ops();
   // Everything written before this call is durable (NFS COMMIT).
   Task<Result<void>> commit();
   // Seals the open container and waits until every sealed container is destaged (tests, bench,

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -47,6 +48,15 @@ struct PendingBlock {
   chunk::EncodedChunk encoded;            // new chunk, once compressed
 };
 
+// One change to apply in arrival order: blocks of an inode and the file-system operation that
+// goes into its last record.
+struct Change {
+  InodeId inode{};
+  std::optional<uint64_t> truncate_from;
+  std::vector<uint8_t> fs_op;
+  OnQueued on_queued;  // called when the record carrying fs_op is queued
+};
+
 class BlockStoreImpl final {
  public:
   BlockStoreImpl(Env& env, BlockStoreConfig config);
@@ -54,9 +64,21 @@ class BlockStoreImpl final {
 
   Task<Result<void>> open();
   Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
-                           Stability stability);
+                           Stability stability, std::vector<uint8_t> fs_op, OnQueued on_queued);
   Task<Result<std::vector<uint8_t>>> read(InodeId inode, uint64_t offset, uint32_t length);
-  Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability);
+  Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability,
+                              std::vector<uint8_t> fs_op, OnQueued on_queued);
+  // fs_ops.cpp: the file system's records and chunks (block_store.h).
+  Task<Result<void>> wait_op_room(size_t fs_op_bytes);
+  Result<LogTicket> enqueue_op(std::vector<uint8_t> fs_op);
+  Task<Result<void>> wait_durable(LogTicket ticket);
+  Result<std::vector<BlockRef>> put_chunks_now(std::span<const std::vector<uint8_t>> blocks);
+  Task<Result<std::vector<uint8_t>>> get_chunk(BlockRef ref);
+  LogTicket log_mark() const;
+  void fs_ops_covered(LogTicket through);
+  bool log_pressure() const { return log_pressure_; }
+  Task<void> wait_log_pressure();
+  std::vector<std::vector<uint8_t>> take_replayed_ops() { return std::move(replayed_ops_); }
   Task<Result<void>> commit();
   Task<Result<void>> destage_all();
   Task<void> close();
@@ -77,12 +99,20 @@ class BlockStoreImpl final {
   Task<Result<void>> dedup(std::vector<PendingBlock>& blocks);
   Task<Result<void>> compress_new(std::vector<PendingBlock>& blocks);
   // Applies a prepared change at its turn: packs, updates the maps, queues the record.
-  Task<Result<uint64_t>> apply(InodeId inode, std::optional<uint64_t> truncate_from,
-                               std::vector<PendingBlock>& blocks);
+  Task<Result<uint64_t>> apply(Change& change, std::vector<PendingBlock>& blocks);
   Task<Result<void>> acknowledge(uint64_t ticket, Stability stability);
-  Task<Result<void>> change_blocks(InodeId inode, std::optional<uint64_t> truncate_from,
-                                   uint64_t arrival, std::vector<uint8_t> buffer,
+  Task<Result<void>> change_blocks(Change change, uint64_t arrival, std::vector<uint8_t> buffer,
                                    uint64_t first_block, Stability stability);
+  Result<void> check_fs_op(const std::vector<uint8_t>& fs_op) const;
+  // fs_ops.cpp: remembers that record `ticket` carries an fs op not yet covered by a checkpoint.
+  void note_fs_op(uint64_t ticket);
+  // The oldest record with an fs op not yet covered (UINT64_MAX if none).
+  uint64_t oldest_uncovered_fs_op() const;
+  // Called by the trimmer: whether uncovered fs ops hold back a trim it wanted.
+  void set_log_pressure(bool held_back);
+  // Packs one metadata chunk now (put_chunks_now); appends it to `record` for the caller to
+  // queue. Returns its reference.
+  BlockRef pack_metadata_chunk(std::span<const uint8_t> block, LogRecord& record);
 
   // recovery.cpp
   Task<Result<void>> fence_and_replay();
@@ -109,6 +139,11 @@ class BlockStoreImpl final {
   async::TaskGroup loops_;
   async::Condition turn_;       // applied_through_ moved
   async::Condition log_space_;  // the log was trimmed (writers waiting on a nearly full log)
+  std::deque<uint64_t> fs_op_tickets_;  // records with fs ops, ticket order, not yet covered
+  uint64_t fs_covered_ticket_ = 0;
+  bool log_pressure_ = false;
+  async::Condition pressure_;  // log_pressure_ became true, or closing
+  std::vector<std::vector<uint8_t>> replayed_ops_;
   uint64_t next_arrival_ = 1;
   uint64_t applied_through_ = 0;
   bool opened_ = false;

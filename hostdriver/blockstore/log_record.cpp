@@ -13,8 +13,11 @@ namespace splitarray::hostdriver::blockstore {
 namespace {
 
 constexpr uint16_t kFlagTruncate = 1;
-constexpr size_t kBodyCrcOffset = 32;
-constexpr size_t kHeaderCrcOffset = 36;
+constexpr size_t kFsOpBytesOffset = 32;
+constexpr size_t kReservedOffset = 36;
+constexpr size_t kBodyCrcOffset = 40;
+constexpr size_t kHeaderCrcOffset = 44;
+static_assert(kHeaderCrcOffset + 4 == kRecordHeaderBytes);
 
 Error corrupt(const std::string& what) {
   return make_error(Code::kCorruption, "log record: " + what);
@@ -37,12 +40,13 @@ protocol::ChunkLocation get_location(std::span<const uint8_t> in, size_t at) {
 size_t encoded_size(const LogRecord& record) {
   size_t bytes = kRecordHeaderBytes + record.updates.size() * kRecordUpdateBytes;
   for (const NewChunk& chunk : record.chunks) bytes += kRecordChunkHeaderBytes + chunk.bytes.size();
-  return bytes;
+  return bytes + record.fs_op.size();
 }
 
 std::vector<uint8_t> encode_record(const LogRecord& record) {
   ASSERT(record.updates.size() <= kRecordUpdatesMax);
   ASSERT(record.chunks.size() <= kRecordChunksMax);
+  ASSERT(record.fs_op.size() <= kRecordFsOpBytesMax);
   std::vector<uint8_t> out(encoded_size(record));
   std::span<uint8_t> bytes(out);
   put_u32(bytes, 0, kRecordMagic);
@@ -52,6 +56,8 @@ std::vector<uint8_t> encode_record(const LogRecord& record) {
   put_u64(bytes, 16, record.truncate_from_block.value_or(0));
   put_u32(bytes, 24, static_cast<uint32_t>(record.updates.size()));
   put_u32(bytes, 28, static_cast<uint32_t>(record.chunks.size()));
+  put_u32(bytes, kFsOpBytesOffset, static_cast<uint32_t>(record.fs_op.size()));
+  put_u32(bytes, kReservedOffset, 0);
   size_t at = kRecordHeaderBytes;
   for (const MapUpdate& update : record.updates) {
     put_u64(bytes, at, update.block_index);
@@ -68,6 +74,8 @@ std::vector<uint8_t> encode_record(const LogRecord& record) {
     std::memcpy(out.data() + at + kRecordChunkHeaderBytes, chunk.bytes.data(), chunk.bytes.size());
     at += kRecordChunkHeaderBytes + chunk.bytes.size();
   }
+  if (!record.fs_op.empty()) std::memcpy(out.data() + at, record.fs_op.data(), record.fs_op.size());
+  at += record.fs_op.size();
   ASSERT(at == out.size());
   put_u32(bytes, kBodyCrcOffset, crc32c(bytes.subspan(kRecordHeaderBytes)));
   put_u32(bytes, kHeaderCrcOffset, crc32c(bytes.first(kHeaderCrcOffset)));
@@ -97,6 +105,9 @@ Result<LogRecord> decode_record(std::span<const uint8_t> bytes) {
   const uint32_t chunk_count = get_u32(bytes, 28);
   if (update_count > kRecordUpdatesMax) return corrupt("too many updates");
   if (chunk_count > kRecordChunksMax) return corrupt("too many chunks");
+  const uint32_t fs_op_bytes = get_u32(bytes, kFsOpBytesOffset);
+  if (fs_op_bytes > kRecordFsOpBytesMax) return corrupt("file-system operation too long");
+  if (get_u32(bytes, kReservedOffset) != 0) return corrupt("reserved field set");
   size_t at = kRecordHeaderBytes;
   if ((bytes.size() - at) / kRecordUpdateBytes < update_count) return corrupt("updates truncated");
   record.updates.resize(update_count);
@@ -119,6 +130,10 @@ Result<LogRecord> decode_record(std::span<const uint8_t> bytes) {
     chunk.bytes.assign(bytes.begin() + at, bytes.begin() + at + length);
     at += length;
   }
+  if (bytes.size() - at < fs_op_bytes) return corrupt("file-system operation truncated");
+  record.fs_op.assign(bytes.begin() + static_cast<ptrdiff_t>(at),
+                      bytes.begin() + static_cast<ptrdiff_t>(at + fs_op_bytes));
+  at += fs_op_bytes;
   if (at != bytes.size()) return corrupt("trailing bytes");
   return record;
 }

@@ -61,6 +61,11 @@ Task<Result<void>> BlockStoreImpl::fence_and_replay() {
         if (bloom_) bloom_->add(chunk.fp);
       }
       maps_.apply(*record, ticket);
+      if (!record->fs_op.empty()) {
+        // Not covered until the file system, having replayed it, checkpoints (block_store.h).
+        note_fs_op(ticket);
+        replayed_ops_.push_back(std::move(record->fs_op));
+      }
       ++stats_.open_replayed_records;
       ++sequence;
     }

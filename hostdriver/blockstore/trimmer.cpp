@@ -2,8 +2,11 @@
 // Trimming the NVRAM log behind durable containers. Trimming through ticket T needs:
 //   (a) every chunk in records <= T in a durable container (Destager::trim_limit), and
 //   (b) every block-map entry still current whose newest record is <= T logged again in a newer
-//       record ("relog"), durable before the trim: until issue 5's checkpoints, the log is where
-//       block maps survive a restart.
+//       record ("relog"), durable before the trim: until the file system's checkpoints cover
+//       block maps, the log is where block maps survive a restart; and
+//   (c) every file-system operation in records <= T covered by a durable checkpoint
+//       (fs_ops_covered). When (c) holds back a trim the ring needs, log_pressure() asks the file
+//       system for a checkpoint.
 // The trimmer runs after each container becomes durable. A second loop seals a container that
 // has held chunks for seal_idle without new ones, so a quiet host's log still drains.
 #include <algorithm>
@@ -24,6 +27,11 @@ Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
     }
     target =
         std::min(target, log_->trim_point_keeping(static_cast<size_t>(kTrimKeepShare * capacity)));
+  }
+  const uint64_t fs_limit = oldest_uncovered_fs_op();
+  if (target >= fs_limit) {
+    target = fs_limit - 1;
+    if (!everything) set_log_pressure(true);
   }
   // In steps: relog a bounded batch of the oldest live entries, then trim up to the oldest entry
   // still waiting. Each step frees at least what it relogged (a record carries every entry it

@@ -52,8 +52,20 @@ Task<Result<void>> BlockStoreImpl::read_block(InodeId inode, uint64_t block_inde
   co_return read;
 }
 
+Result<void> BlockStoreImpl::check_fs_op(const std::vector<uint8_t>& fs_op) const {
+  if (fs_op.size() > kRecordFsOpBytesMax) {
+    return make_error(Code::kInvalidArgument,
+                      "file-system operation of " + std::to_string(fs_op.size()) + " bytes (max " +
+                          std::to_string(kRecordFsOpBytesMax) + ")");
+  }
+  return ok_result();
+}
+
 Task<Result<void>> BlockStoreImpl::write(InodeId inode, uint64_t offset,
-                                         std::span<const uint8_t> data, Stability stability) {
+                                         std::span<const uint8_t> data, Stability stability,
+                                         std::vector<uint8_t> fs_op, OnQueued on_queued) {
+  if (inode.value() == 0) co_return make_error(Code::kInvalidArgument, "inode 0 is reserved");
+  CO_RETURN_IF_ERROR(check_fs_op(fs_op));
   if (data.empty() || data.size() > kWriteBytesMax) {
     co_return make_error(Code::kInvalidArgument, "write of " + std::to_string(data.size()) +
                                                      " bytes (1.." +
@@ -88,11 +100,15 @@ Task<Result<void>> BlockStoreImpl::write(InodeId inode, uint64_t offset,
     }
   }
   std::memcpy(buffer.data() + (offset - first_block * block_size), data.data(), data.size());
-  co_return co_await change_blocks(inode, std::nullopt, arrival, std::move(buffer), first_block,
+  Change change{inode, std::nullopt, std::move(fs_op), std::move(on_queued)};
+  co_return co_await change_blocks(std::move(change), arrival, std::move(buffer), first_block,
                                    stability);
 }
 
-Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stability stability) {
+Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stability stability,
+                                            std::vector<uint8_t> fs_op, OnQueued on_queued) {
+  if (inode.value() == 0) co_return make_error(Code::kInvalidArgument, "inode 0 is reserved");
+  CO_RETURN_IF_ERROR(check_fs_op(fs_op));
   CO_RETURN_IF_ERROR(usable());
   const uint64_t arrival = next_arrival_++;
   const uint32_t block_size = config_.block_size;
@@ -109,14 +125,14 @@ Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stabil
     }
     std::fill(buffer.begin() + static_cast<ptrdiff_t>(size % block_size), buffer.end(), uint8_t{0});
   }
-  co_return co_await change_blocks(inode, first_dropped, arrival, std::move(buffer), tail_block,
+  Change change{inode, first_dropped, std::move(fs_op), std::move(on_queued)};
+  co_return co_await change_blocks(std::move(change), arrival, std::move(buffer), tail_block,
                                    stability);
 }
 
-Task<Result<void>> BlockStoreImpl::change_blocks(InodeId inode,
-                                                 std::optional<uint64_t> truncate_from,
-                                                 uint64_t arrival, std::vector<uint8_t> buffer,
-                                                 uint64_t first_block, Stability stability) {
+Task<Result<void>> BlockStoreImpl::change_blocks(Change change, uint64_t arrival,
+                                                 std::vector<uint8_t> buffer, uint64_t first_block,
+                                                 Stability stability) {
   const uint32_t block_size = config_.block_size;
   ASSERT(buffer.size() % block_size == 0);
   std::vector<PendingBlock> blocks(buffer.size() / block_size);
@@ -132,7 +148,7 @@ Task<Result<void>> BlockStoreImpl::change_blocks(InodeId inode,
     finish_turn(arrival);
     co_return prepared;
   }
-  auto ticket = co_await apply(inode, truncate_from, blocks);
+  auto ticket = co_await apply(change, blocks);
   finish_turn(arrival);
   if (!ticket.ok()) co_return ticket.error();
   co_return co_await acknowledge(*ticket, stability);
@@ -233,10 +249,11 @@ Task<Result<void>> BlockStoreImpl::compress_new(std::vector<PendingBlock>& block
   co_return ok_result();
 }
 
-Task<Result<uint64_t>> BlockStoreImpl::apply(InodeId inode, std::optional<uint64_t> truncate_from,
-                                             std::vector<PendingBlock>& blocks) {
+Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<PendingBlock>& blocks) {
+  const InodeId inode = change.inode;
+  ASSERT(inode.value() != 0);
   // Room first (we hold the turn, so everything behind us waits too: backpressure).
-  size_t record_bytes = kRecordHeaderBytes;
+  size_t record_bytes = kRecordHeaderBytes + change.fs_op.size();
   size_t new_bytes = 0;
   for (const PendingBlock& block : blocks) {
     record_bytes += kRecordUpdateBytes;
@@ -260,17 +277,24 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(InodeId inode, std::optional<uint64
   // A crash may keep a prefix of the parts of an unacknowledged write, as a disk may keep some
   // sectors of a write it never acknowledged.
   const size_t part_bytes_max = log_->record_bytes_max();
+  ASSERT(kRecordHeaderBytes + change.fs_op.size() <= part_bytes_max);
   LogRecord record;
   record.inode = inode;
-  record.truncate_from_block = truncate_from;
+  record.truncate_from_block = change.truncate_from;
   size_t part_bytes = kRecordHeaderBytes;
   uint64_t ticket = 0;
-  auto flush_part = [&] {
+  auto flush_part = [&](bool last) {
     ticket = log_->last_ticket() + 1;
+    if (last && !change.fs_op.empty()) {
+      record.fs_op = std::move(change.fs_op);
+      note_fs_op(ticket);
+      ++stats_.fs_ops_logged;
+    }
     maps_.apply(record, ticket);
     const uint64_t queued = log_->enqueue(encode_record(record));
     ASSERT(queued == ticket);
     destager_->logged(ticket);
+    if (last && change.on_queued) change.on_queued();
     record = LogRecord{};
     record.inode = inode;
     part_bytes = kRecordHeaderBytes;
@@ -281,11 +305,11 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(InodeId inode, std::optional<uint64
         kRecordUpdateBytes +
         (block.zero || block.existing ? 0 : kRecordChunkHeaderBytes + block.encoded.bytes.size());
     ASSERT(kRecordHeaderBytes + block_bytes <= part_bytes_max);
-    if (part_bytes + block_bytes > part_bytes_max) flush_part();
+    if (part_bytes + block_bytes > part_bytes_max) flush_part(false);
     part_bytes += block_bytes;
     if (block.zero) {
       ++stats_.zero_blocks;
-      if (maps_.find(inode, block.block_index) != nullptr || truncate_from) {
+      if (maps_.find(inode, block.block_index) != nullptr || change.truncate_from) {
         record.updates.push_back(MapUpdate{block.block_index, {}, {}});
       }
       continue;
@@ -317,7 +341,9 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(InodeId inode, std::optional<uint64
     record.updates.push_back(MapUpdate{block.block_index, block.fp, location});
     record.chunks.push_back(NewChunk{block.fp, location, std::move(block.encoded.bytes)});
   }
-  flush_part();
+  // The fs op must fit the last part too.
+  if (part_bytes + change.fs_op.size() > part_bytes_max) flush_part(false);
+  flush_part(true);
   co_return ticket;
 }
 

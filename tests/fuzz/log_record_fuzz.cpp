@@ -26,8 +26,8 @@ namespace bs = hostdriver::blockstore;
   } while (0)
 
 constexpr uint8_t kModePatchCrcs = 0x01;
-constexpr size_t kAtBodyCrc = 32;
-constexpr size_t kAtHeaderCrc = 36;
+constexpr size_t kAtBodyCrc = 40;
+constexpr size_t kAtHeaderCrc = 44;
 
 void patch_crcs(std::vector<uint8_t>& bytes) {
   if (bytes.size() < bs::kRecordHeaderBytes) return;
@@ -56,6 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!chunk.bytes.empty() && chunk.bytes.size() <= bs::kRecordChunkBytesMax);
     FUZZ_CHECK(chunk.location.length == chunk.bytes.size());
   }
+  FUZZ_CHECK(decoded->fs_op.size() <= bs::kRecordFsOpBytesMax);
   FUZZ_CHECK(bs::encode_record(*decoded) == bytes);
   return 0;
 }

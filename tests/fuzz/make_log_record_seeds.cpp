@@ -1,6 +1,7 @@
 // tests/fuzz/make_log_record_seeds.cpp
 // Writes the seed corpus of log_record_fuzz (corpus/log_record/): well-formed records of each
-// shape (empty marker, truncate, holes, references, new chunks), each with mode byte 0 and 1.
+// shape (empty marker, truncate, holes, references, new chunks, a file-system operation alone and
+// with a write), each with mode byte 0 and 1.
 // usage: make_log_record_seeds DIR
 #include <cstdio>
 #include <fstream>
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
     return 2;
   }
-  std::vector<bs::LogRecord> records(4);
+  std::vector<bs::LogRecord> records(6);
   records[1].inode = splitarray::InodeId(7);
   records[1].truncate_from_block = 3;
   records[1].updates.push_back(bs::MapUpdate{2, {}, {}});
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
   chunk.location = {6, 0, 37};
   records[3].chunks.push_back(chunk);
   records[3].updates.push_back(bs::MapUpdate{4, chunk.fp, chunk.location});
+  records[4].fs_op.assign(40, 0x5a);
+  records[5] = records[3];
+  records[5].fs_op = {1, 2, 3, 4, 5};
   int n = 0;
   for (const bs::LogRecord& record : records) {
     for (uint8_t mode : {uint8_t{0}, uint8_t{1}}) {
