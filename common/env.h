@@ -32,6 +32,8 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual TimePoint now() const = 0;
+  // Calendar time for file timestamps; never used to measure intervals (it may jump).
+  virtual WallTime wall_now() const = 0;
   // Runs fn on the event loop at or after `when`, unless cancelled first. Returns an id > 0.
   virtual TimerId call_at(TimePoint when, UniqueFunction<void()> fn) = 0;
   // Cancelling a timer that already fired or was cancelled is a no-op.

@@ -22,6 +22,18 @@ std::string_view code_name(Code code) {
       return "protocol";
     case Code::kStale:
       return "stale";
+    case Code::kExists:
+      return "exists";
+    case Code::kNotDirectory:
+      return "not_directory";
+    case Code::kIsDirectory:
+      return "is_directory";
+    case Code::kNotEmpty:
+      return "not_empty";
+    case Code::kNameTooLong:
+      return "name_too_long";
+    case Code::kFileTooLarge:
+      return "file_too_large";
     case Code::kNotFound:
       return "not_found";
     case Code::kInvalidArgument:

@@ -27,8 +27,15 @@ enum class Code : uint8_t {
   kStale,            // fenced: the request carried an epoch older than the owner's
   kNotFound,         // the named thing does not exist
   kInvalidArgument,  // the request itself is wrong (bad size, bad option, unknown key)
+  // File-system outcomes a client reacts to differently (NFS3ERR_EXIST, _NOTDIR, ...):
+  kExists,        // the name is taken
+  kNotDirectory,  // a directory was needed
+  kIsDirectory,   // a non-directory was needed
+  kNotEmpty,      // the directory has entries
+  kNameTooLong,   // a name or path beyond the file system's limit
+  kFileTooLarge,  // beyond the largest file size
 };
-inline constexpr int kCodeCount = 11;
+inline constexpr int kCodeCount = 17;
 
 std::string_view code_name(Code code);
 

@@ -21,6 +21,12 @@ struct EnvTimeline {
 };
 using TimePoint = EnvTimeline::time_point;
 
+// Calendar time (file timestamps): nanoseconds since the Unix epoch, from Env's Clock.
+struct WallTime {
+  int64_t nanos = 0;
+  friend auto operator<=>(const WallTime&, const WallTime&) = default;
+};
+
 inline constexpr uint64_t kKiB = 1024;
 inline constexpr uint64_t kMiB = 1024 * kKiB;
 inline constexpr uint64_t kGiB = 1024 * kMiB;

@@ -8,6 +8,12 @@ AsioClock::~AsioClock() {
   for (auto& [id, timer] : timers_) timer->cancel();
 }
 
+WallTime AsioClock::wall_now() const {
+  return WallTime{std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count()};
+}
+
 TimePoint AsioClock::now() const {
   return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - start_));
 }

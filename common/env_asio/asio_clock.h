@@ -16,6 +16,7 @@ class AsioClock final : public Clock {
   explicit AsioClock(asio::io_context& io);
   ~AsioClock() override;
   TimePoint now() const override;
+  WallTime wall_now() const override;
   TimerId call_at(TimePoint when, UniqueFunction<void()> fn) override;
   void cancel(TimerId id) override;
 

@@ -163,23 +163,19 @@ BlockStore::BlockStore(std::unique_ptr<BlockStoreImpl> impl) : impl_(std::move(i
 BlockStore::~BlockStore() = default;
 
 Task<Result<void>> BlockStore::write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
-                                     Stability stability, std::vector<uint8_t> fs_op,
-                                     OnQueued on_queued) {
-  co_return co_await impl_->write(inode, offset, data, stability, std::move(fs_op),
-                                  std::move(on_queued));
+                                     Stability stability, FsOpBuilder fs_op) {
+  co_return co_await impl_->write(inode, offset, data, stability, std::move(fs_op));
 }
 Task<Result<std::vector<uint8_t>>> BlockStore::read(InodeId inode, uint64_t offset,
                                                     uint32_t length) {
   co_return co_await impl_->read(inode, offset, length);
 }
 Task<Result<void>> BlockStore::truncate(InodeId inode, uint64_t size, Stability stability,
-                                        std::vector<uint8_t> fs_op, OnQueued on_queued) {
-  co_return co_await impl_->truncate(inode, size, stability, std::move(fs_op),
-                                     std::move(on_queued));
+                                        FsOpBuilder fs_op) {
+  co_return co_await impl_->truncate(inode, size, stability, std::move(fs_op));
 }
-Task<Result<void>> BlockStore::remove(InodeId inode, Stability stability,
-                                      std::vector<uint8_t> fs_op, OnQueued on_queued) {
-  co_return co_await impl_->truncate(inode, 0, stability, std::move(fs_op), std::move(on_queued));
+Task<Result<void>> BlockStore::remove(InodeId inode, Stability stability, FsOpBuilder fs_op) {
+  co_return co_await impl_->truncate(inode, 0, stability, std::move(fs_op));
 }
 Task<Result<void>> BlockStore::wait_op_room(size_t fs_op_bytes) {
   co_return co_await impl_->wait_op_room(fs_op_bytes);

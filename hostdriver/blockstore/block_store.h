@@ -118,8 +118,14 @@ struct BlockRef {
   friend bool operator==(const BlockRef&, const BlockRef&) = default;
 };
 
-// Runs when a change's record is queued (write/truncate/remove with an fs op).
-using OnQueued = UniqueFunction<void()>;
+// A file-system operation that rides in a write's, truncate's or remove's record, built at the
+// moment that record is queued (only if it is queued): the file system numbers the operation and
+// applies its effect in memory inside build(), so its memory and its numbering follow log order.
+// build() returns at most bytes_max (<= kRecordFsOpBytesMax) bytes, at least one.
+struct FsOpBuilder {
+  size_t bytes_max = 0;  // 0: no operation
+  UniqueFunction<std::vector<uint8_t>()> build;
+};
 
 // A record's place in the log, in queue order (the file system's checkpoint mark).
 struct LogTicket {
@@ -180,22 +186,18 @@ class BlockStore final {
   // kInvalidArgument (inode 0, empty, too long, offset + size overflows, fs_op too long), kStale
   // (fenced by a newer owner: every later call fails the same way), kUnavailable (closed).
   // Nothing is acknowledged that is not durable at the level `stability` asks for. A non-empty
-  // fs_op (<= kRecordFsOpBytesMax) goes into the write's (last) record, and on_queued runs
-  // synchronously when that record is queued (only then): the file system applies the op's
-  // effect in memory there, so its memory always equals the effect of the records queued.
+  // fs_op's operation goes into the write's (last) record (FsOpBuilder).
   Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
-                           Stability stability, std::vector<uint8_t> fs_op = {},
-                           OnQueued on_queued = {});
+                           Stability stability, FsOpBuilder fs_op = {});
   // length (<= kReadBytesMax, else kInvalidArgument) bytes at offset; holes and unwritten blocks
   // read as zeros. kCorruption if some block
   // in the range cannot be read or reconstructed (the message names inode and block offsets).
   Task<Result<std::vector<uint8_t>>> read(InodeId inode, uint64_t offset, uint32_t length);
   // Drops blocks wholly past size and zeroes the tail of the block containing size.
   Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability,
-                              std::vector<uint8_t> fs_op = {}, OnQueued on_queued = {});
+                              FsOpBuilder fs_op = {});
   // Drops every block of inode.
-  Task<Result<void>> remove(InodeId inode, Stability stability, std::vector<uint8_t> fs_op = {},
-                            OnQueued on_queued = {});
+  Task<Result<void>> remove(InodeId inode, Stability stability, FsOpBuilder fs_op = {});
 
   // --- For the file system -------------------------------------------------------------------
   // Waits until a record carrying an fs op of `fs_op_bytes` may be queued (log backpressure).

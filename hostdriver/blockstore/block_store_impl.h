@@ -53,8 +53,7 @@ struct PendingBlock {
 struct Change {
   InodeId inode{};
   std::optional<uint64_t> truncate_from;
-  std::vector<uint8_t> fs_op;
-  OnQueued on_queued;  // called when the record carrying fs_op is queued
+  FsOpBuilder fs_op;
 };
 
 class BlockStoreImpl final {
@@ -64,10 +63,10 @@ class BlockStoreImpl final {
 
   Task<Result<void>> open();
   Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
-                           Stability stability, std::vector<uint8_t> fs_op, OnQueued on_queued);
+                           Stability stability, FsOpBuilder fs_op);
   Task<Result<std::vector<uint8_t>>> read(InodeId inode, uint64_t offset, uint32_t length);
   Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability,
-                              std::vector<uint8_t> fs_op, OnQueued on_queued);
+                              FsOpBuilder fs_op);
   // fs_ops.cpp: the file system's records and chunks (block_store.h).
   Task<Result<void>> wait_op_room(size_t fs_op_bytes);
   Result<LogTicket> enqueue_op(std::vector<uint8_t> fs_op);
@@ -103,7 +102,7 @@ class BlockStoreImpl final {
   Task<Result<void>> acknowledge(uint64_t ticket, Stability stability);
   Task<Result<void>> change_blocks(Change change, uint64_t arrival, std::vector<uint8_t> buffer,
                                    uint64_t first_block, Stability stability);
-  Result<void> check_fs_op(const std::vector<uint8_t>& fs_op) const;
+  Result<void> check_fs_op_size(size_t bytes) const;
   // fs_ops.cpp: remembers that record `ticket` carries an fs op not yet covered by a checkpoint.
   void note_fs_op(uint64_t ticket);
   // The oldest record with an fs op not yet covered (UINT64_MAX if none).

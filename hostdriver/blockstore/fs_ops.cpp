@@ -28,7 +28,7 @@ Task<Result<void>> BlockStoreImpl::wait_op_room(size_t fs_op_bytes) {
 
 Result<LogTicket> BlockStoreImpl::enqueue_op(std::vector<uint8_t> fs_op) {
   if (fs_op.empty()) return make_error(Code::kInvalidArgument, "empty file-system operation");
-  RETURN_IF_ERROR(check_fs_op(fs_op));
+  RETURN_IF_ERROR(check_fs_op_size(fs_op.size()));
   RETURN_IF_ERROR(usable());
   LogRecord record;
   record.fs_op = std::move(fs_op);

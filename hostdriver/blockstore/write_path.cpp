@@ -52,10 +52,10 @@ Task<Result<void>> BlockStoreImpl::read_block(InodeId inode, uint64_t block_inde
   co_return read;
 }
 
-Result<void> BlockStoreImpl::check_fs_op(const std::vector<uint8_t>& fs_op) const {
-  if (fs_op.size() > kRecordFsOpBytesMax) {
+Result<void> BlockStoreImpl::check_fs_op_size(size_t bytes) const {
+  if (bytes > kRecordFsOpBytesMax) {
     return make_error(Code::kInvalidArgument,
-                      "file-system operation of " + std::to_string(fs_op.size()) + " bytes (max " +
+                      "file-system operation of " + std::to_string(bytes) + " bytes (max " +
                           std::to_string(kRecordFsOpBytesMax) + ")");
   }
   return ok_result();
@@ -63,9 +63,9 @@ Result<void> BlockStoreImpl::check_fs_op(const std::vector<uint8_t>& fs_op) cons
 
 Task<Result<void>> BlockStoreImpl::write(InodeId inode, uint64_t offset,
                                          std::span<const uint8_t> data, Stability stability,
-                                         std::vector<uint8_t> fs_op, OnQueued on_queued) {
+                                         FsOpBuilder fs_op) {
   if (inode.value() == 0) co_return make_error(Code::kInvalidArgument, "inode 0 is reserved");
-  CO_RETURN_IF_ERROR(check_fs_op(fs_op));
+  CO_RETURN_IF_ERROR(check_fs_op_size(fs_op.bytes_max));
   if (data.empty() || data.size() > kWriteBytesMax) {
     co_return make_error(Code::kInvalidArgument, "write of " + std::to_string(data.size()) +
                                                      " bytes (1.." +
@@ -100,15 +100,15 @@ Task<Result<void>> BlockStoreImpl::write(InodeId inode, uint64_t offset,
     }
   }
   std::memcpy(buffer.data() + (offset - first_block * block_size), data.data(), data.size());
-  Change change{inode, std::nullopt, std::move(fs_op), std::move(on_queued)};
+  Change change{inode, std::nullopt, std::move(fs_op)};
   co_return co_await change_blocks(std::move(change), arrival, std::move(buffer), first_block,
                                    stability);
 }
 
 Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stability stability,
-                                            std::vector<uint8_t> fs_op, OnQueued on_queued) {
+                                            FsOpBuilder fs_op) {
   if (inode.value() == 0) co_return make_error(Code::kInvalidArgument, "inode 0 is reserved");
-  CO_RETURN_IF_ERROR(check_fs_op(fs_op));
+  CO_RETURN_IF_ERROR(check_fs_op_size(fs_op.bytes_max));
   CO_RETURN_IF_ERROR(usable());
   const uint64_t arrival = next_arrival_++;
   const uint32_t block_size = config_.block_size;
@@ -125,7 +125,7 @@ Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stabil
     }
     std::fill(buffer.begin() + static_cast<ptrdiff_t>(size % block_size), buffer.end(), uint8_t{0});
   }
-  Change change{inode, first_dropped, std::move(fs_op), std::move(on_queued)};
+  Change change{inode, first_dropped, std::move(fs_op)};
   co_return co_await change_blocks(std::move(change), arrival, std::move(buffer), tail_block,
                                    stability);
 }
@@ -253,7 +253,7 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
   const InodeId inode = change.inode;
   ASSERT(inode.value() != 0);
   // Room first (we hold the turn, so everything behind us waits too: backpressure).
-  size_t record_bytes = kRecordHeaderBytes + change.fs_op.size();
+  size_t record_bytes = kRecordHeaderBytes + change.fs_op.bytes_max;
   size_t new_bytes = 0;
   for (const PendingBlock& block : blocks) {
     record_bytes += kRecordUpdateBytes;
@@ -277,7 +277,7 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
   // A crash may keep a prefix of the parts of an unacknowledged write, as a disk may keep some
   // sectors of a write it never acknowledged.
   const size_t part_bytes_max = log_->record_bytes_max();
-  ASSERT(kRecordHeaderBytes + change.fs_op.size() <= part_bytes_max);
+  ASSERT(kRecordHeaderBytes + change.fs_op.bytes_max <= part_bytes_max);
   LogRecord record;
   record.inode = inode;
   record.truncate_from_block = change.truncate_from;
@@ -285,8 +285,11 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
   uint64_t ticket = 0;
   auto flush_part = [&](bool last) {
     ticket = log_->last_ticket() + 1;
-    if (last && !change.fs_op.empty()) {
-      record.fs_op = std::move(change.fs_op);
+    if (last && change.fs_op.bytes_max > 0) {
+      // Built now, in the step that queues the record: the file system numbers and applies it.
+      record.fs_op = change.fs_op.build();
+      ASSERT(!record.fs_op.empty());
+      ASSERT(record.fs_op.size() <= change.fs_op.bytes_max);
       note_fs_op(ticket);
       ++stats_.fs_ops_logged;
     }
@@ -294,7 +297,6 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
     const uint64_t queued = log_->enqueue(encode_record(record));
     ASSERT(queued == ticket);
     destager_->logged(ticket);
-    if (last && change.on_queued) change.on_queued();
     record = LogRecord{};
     record.inode = inode;
     part_bytes = kRecordHeaderBytes;
@@ -342,7 +344,7 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
     record.chunks.push_back(NewChunk{block.fp, location, std::move(block.encoded.bytes)});
   }
   // The fs op must fit the last part too.
-  if (part_bytes + change.fs_op.size() > part_bytes_max) flush_part(false);
+  if (part_bytes + change.fs_op.bytes_max > part_bytes_max) flush_part(false);
   flush_part(true);
   co_return ticket;
 }

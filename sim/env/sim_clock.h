@@ -14,6 +14,12 @@ class SimClock final : public Clock {
       : world_(world), process_(process), io_(io) {}
 
   TimePoint now() const override { return world_.now(); }
+  // Simulated calendar time: a fixed start (2026-01-01T00:00:00Z) plus simulated time, so file
+  // timestamps are deterministic.
+  WallTime wall_now() const override {
+    return WallTime{kSimWallStartNanos + world_.now().time_since_epoch().count()};
+  }
+  static constexpr int64_t kSimWallStartNanos = int64_t{1767225600} * 1'000'000'000;
   TimerId call_at(TimePoint when, UniqueFunction<void()> fn) override;
   void cancel(TimerId id) override { world_.cancel(id); }
 

@@ -29,26 +29,32 @@ TEST_CASE("hostdriver/blockstore: fs ops come back in log order after a crash") 
     BlockStore* a = co_await s.open(s.config());
     Prng rng(kDefaultSeed);
     co_await enqueue_ok(*a, op_bytes(1, 10));
-    // An op riding with a write: on_queued runs exactly once, when its record is queued.
-    int queued_calls = 0;
+    // An op riding with a write: built exactly once, when its record is queued.
+    int builds = 0;
     std::vector<uint8_t> data = random_bytes(rng, 3 * kBlockBytes + 5);
-    auto wrote = co_await a->write(InodeId(7), 0, data, Stability::kDataSync, op_bytes(2, 300),
-                                   [&queued_calls] { ++queued_calls; });
+    FsOpBuilder with_write{400, [&builds] {
+                             ++builds;
+                             return op_bytes(2, 300);
+                           }};
+    auto wrote = co_await a->write(InodeId(7), 0, data, Stability::kDataSync, std::move(with_write));
     REQUIRE_MESSAGE(wrote.ok(), why(wrote));
-    CHECK(queued_calls == 1);
+    CHECK(builds == 1);
     const LogTicket third = co_await enqueue_ok(*a, op_bytes(3, kRecordFsOpBytesMax));
     auto durable = co_await a->wait_durable(third);
     REQUIRE_MESSAGE(durable.ok(), why(durable));
+    FsOpBuilder with_truncate{40, [] { return op_bytes(4, 40); }};
     auto truncated =
-        co_await a->truncate(InodeId(7), kBlockBytes, Stability::kFileSync, op_bytes(4, 40));
+        co_await a->truncate(InodeId(7), kBlockBytes, Stability::kFileSync, std::move(with_truncate));
     REQUIRE_MESSAGE(truncated.ok(), why(truncated));
     // An op that is too long or empty is refused and nothing is queued.
     auto long_op = a->enqueue_op(op_bytes(5, kRecordFsOpBytesMax + 1));
     CHECK(failed_with(long_op, Code::kInvalidArgument));
     CHECK(failed_with(a->enqueue_op({}), Code::kInvalidArgument));
-    auto long_write = co_await a->write(InodeId(7), 0, data, Stability::kDataSync,
-                                        op_bytes(6, kRecordFsOpBytesMax + 1));
+    FsOpBuilder too_long{kRecordFsOpBytesMax + 1, [] { return op_bytes(6, 10); }};
+    auto long_write =
+        co_await a->write(InodeId(7), 0, data, Stability::kDataSync, std::move(too_long));
     CHECK(failed_with(long_write, Code::kInvalidArgument));
+    CHECK(builds == 1);
     CHECK(a->take_replayed_ops().empty());  // a fresh log had none
 
     BlockStore* b = co_await s.crash_restart(a);
