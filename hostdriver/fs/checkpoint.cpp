@@ -1,0 +1,173 @@
+// hostdriver/fs/checkpoint.cpp
+// The checkpoint (DESIGN.md §5): in one synchronous step, freeze the changes in memory
+// (FsState::begin_checkpoint) and take the log mark; then merge the frozen directory entries and
+// inode records into their trees, store the trees' dirty nodes bottom-up (directories first: an
+// inode record carries its directory's new root), wait until those records are durable, and
+// compare-and-swap the root register with the lease epoch. Only then may the log be trimmed past
+// the mark (fs_ops_covered) and memory drop what the trees now hold (end_checkpoint).
+//
+// The checkpointer is the only writer of the trees; readers read them concurrently and merge
+// memory on top (lookups.cpp). A failed checkpoint leaves memory as it was (it is retried); a
+// refused compare-and-swap means a newer owner took the datastore: this one is fenced.
+#include <string>
+
+#include "hostdriver/fs/file_system_impl.h"
+
+namespace splitarray::hostdriver::fs {
+namespace {
+
+// How long the loop waits after a failed checkpoint before trying again.
+constexpr Duration kCheckpointRetryDelay = std::chrono::milliseconds(200);
+
+}  // namespace
+
+Task<Result<std::vector<blockstore::BlockRef>>> BlockStoreNodeIo::store(
+    std::vector<std::vector<uint8_t>> nodes) {
+  auto refs = store_.put_chunks_now(nodes);
+  if (refs.ok()) nodes_stored_ += nodes.size();
+  co_return refs;
+}
+
+Task<Result<std::vector<uint8_t>>> BlockStoreNodeIo::load(blockstore::BlockRef ref) {
+  co_return co_await store_.get_chunk(ref);
+}
+
+Task<Result<void>> FileSystemImpl::merge_dirs(const FrozenChanges& frozen) {
+  for (const auto& [dir, overlay] : frozen.dirs) {
+    auto record = frozen.inodes.find(dir);
+    if (record != frozen.inodes.end() && !record->second) {
+      dir_trees_.erase(dir);  // removed: its tree is garbage
+      continue;
+    }
+    CachedInode* cached = state_->find(dir);
+    ASSERT_MSG(cached != nullptr && !cached->deleted, "a changed directory stays in memory");
+    std::shared_ptr<meta::BTree> tree = dir_tree(dir, cached->record);
+    for (const auto& [key, change] : overlay) {
+      if (change.entry) {
+        const std::vector<uint8_t> value = encode_dir_entry(*change.entry);
+        CO_RETURN_IF_ERROR(co_await tree->put(key, value));
+      } else {
+        auto erased = co_await tree->erase(key);
+        if (!erased.ok()) co_return erased.error();
+      }
+    }
+  }
+  co_return ok_result();
+}
+
+Task<Result<void>> FileSystemImpl::write_checkpoint(FrozenChanges frozen) {
+  CO_RETURN_IF_ERROR(co_await merge_dirs(frozen));
+  // Directories first: their records carry the new roots.
+  for (auto& [dir, tree] : dir_trees_) {
+    if (!tree->dirty()) continue;
+    auto root = co_await tree->flush();
+    if (!root.ok()) co_return root.error();
+    auto record = frozen.inodes.find(dir);
+    ASSERT_MSG(record != frozen.inodes.end() && record->second,
+               "a directory whose entries changed has a changed record");
+    record->second->dir_root = *root;
+    if (CachedInode* cached = state_->find(dir)) cached->record.dir_root = *root;
+  }
+  for (const auto& [inode, record] : frozen.inodes) {
+    if (record) {
+      const std::vector<uint8_t> value = encode_inode(*record);
+      CO_RETURN_IF_ERROR(co_await inode_table_->put(inode, value));
+    } else {
+      auto erased = co_await inode_table_->erase(inode);
+      if (!erased.ok()) co_return erased.error();
+    }
+  }
+  auto table_root = co_await inode_table_->flush();
+  if (!table_root.ok()) co_return table_root.error();
+
+  Superblock next = superblock_;
+  next.inode_table = *table_root;
+  next.next_inode = frozen.next_inode;
+  next.last_op_id = frozen.last_op_id;
+  next.inodes = frozen.inode_count;
+  next.orphans = frozen.orphans;
+  next.checkpoints = superblock_.checkpoints + 1;
+  // Every node record (and every operation before the mark) durable before the root names them.
+  CO_RETURN_IF_ERROR(co_await store_->wait_durable(store_->log_mark()));
+  auto swapped = co_await registers_->register_cas(root_register(config_.datastore),
+                                                    root_version_, encode_superblock(next),
+                                                    Epoch(lease_epoch_));
+  if (!swapped.ok()) {
+    if (swapped.code() == Code::kStale && !fenced_) fenced_ = swapped.error();
+    co_return swapped.error();
+  }
+  if (!swapped->swapped) {
+    // Someone else changed the root: a newer owner. Never write again.
+    fenced_ = make_error(Code::kStale, "datastore " + config_.datastore +
+                                           ": the root changed under this owner (version " +
+                                           std::to_string(swapped->current.version) + ")");
+    co_return *fenced_;
+  }
+  root_version_ = swapped->current.version;
+  superblock_ = std::move(next);
+  co_return ok_result();
+}
+
+Task<Result<void>> FileSystemImpl::checkpoint() {
+  CO_RETURN_IF_ERROR(usable());
+  co_await checkpoint_mutex_.lock();
+  const TimePoint started = env_.clock.now();
+  // One synchronous step: the frozen changes are exactly the operations queued up to the mark.
+  FrozenChanges frozen = state_->begin_checkpoint();
+  const blockstore::LogTicket mark = store_->log_mark();
+  const uint64_t gen = frozen.gen;
+  const uint64_t nodes_before = node_io_->nodes_stored();
+  auto written = co_await write_checkpoint(std::move(frozen));
+  if (written.ok()) {
+    store_->fs_ops_covered(mark);
+    state_->end_checkpoint(gen);
+    ++stats_.checkpoints;
+    stats_.last_checkpoint_nodes = node_io_->nodes_stored() - nodes_before;
+    stats_.last_checkpoint_time = env_.clock.now() - started;
+    // Directory trees beyond the limit go (clean ones only; readers hold their own reference).
+    for (auto it = dir_trees_.begin();
+         it != dir_trees_.end() && dir_trees_.size() > config_.dir_trees_max;) {
+      it = it->second->dirty() ? std::next(it) : dir_trees_.erase(it);
+    }
+    state_->evict(config_.inode_cache_max);
+  }
+  checkpoint_mutex_.unlock();
+  checkpoint_done_.notify_all();
+  co_return written;
+}
+
+void FileSystemImpl::after_operation() {
+  if (state_->dirty_bytes() > config_.dirty_bytes_max) wake_checkpointer_.notify_all();
+  if (state_->cached_inodes() > config_.inode_cache_max + config_.inode_cache_max / 8) {
+    state_->evict(config_.inode_cache_max);
+  }
+}
+
+Task<void> FileSystemImpl::run_checkpointer() {
+  while (!closing_ && !fenced_) {
+    checkpoint_timer_ = env_.clock.call_at(env_.clock.now() + config_.checkpoint_interval,
+                                           [this] { wake_checkpointer_.notify_all(); });
+    co_await wake_checkpointer_.wait();
+    env_.clock.cancel(checkpoint_timer_);
+    checkpoint_timer_ = 0;
+    if (closing_ || fenced_) break;
+    if (state_->dirty_bytes() == 0 && !store_->log_pressure()) continue;
+    auto done = co_await checkpoint();
+    if (!done.ok() && !closing_ && !fenced_) {
+      env_.log.warn("fs.checkpoint_failed", {{"datastore", config_.datastore},
+                                             {"error", done.error().to_string()}});
+      co_await sleep_for(env_.clock, kCheckpointRetryDelay);
+    }
+  }
+}
+
+Task<void> FileSystemImpl::run_pressure_watch() {
+  while (!closing_ && !fenced_) {
+    co_await store_->wait_log_pressure();
+    if (closing_ || fenced_) break;
+    wake_checkpointer_.notify_all();
+    co_await checkpoint_done_.wait();
+  }
+}
+
+}  // namespace splitarray::hostdriver::fs

@@ -1,0 +1,176 @@
+// hostdriver/fs/file_system_impl.h
+// FileSystemImpl: the state behind FileSystem (file_system.h) and the glue between its parts:
+//   fs_open.cpp        format, open: lease, fencing, recovery (replay, orphans), close
+//   lookups.cpp        reading inodes and directory entries: memory (FsState) over the trees
+//   namespace_ops.cpp  create/mkdir/symlink/mknod/link/remove/rmdir/rename
+//   data_ops.cpp       getattr/setattr/read/write/commit/readlink/readdir
+//   checkpoint.cpp     the checkpoint and its background loop
+// Private to this folder.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/async/condition.h"
+#include "common/async/task_group.h"
+#include "common/env.h"
+#include "hostdriver/blockstore/block_store.h"
+#include "hostdriver/fs/file_system.h"
+#include "hostdriver/fs/fs_state.h"
+#include "hostdriver/meta/btree.h"
+#include "hostdriver/meta/node_cache.h"
+#include "hostdriver/meta/node_io.h"
+#include "protocol/shelf_client.h"
+
+namespace splitarray::hostdriver::fs {
+
+// Loading what one operation needs may race with evictions and checkpoints; a bounded number of
+// rounds (each makes progress unless memory is far too small for one operation).
+inline constexpr size_t kResolveRoundsMax = 16;
+// Taking the lease races with other hosts doing the same.
+inline constexpr size_t kLeaseAttemptsMax = 8;
+
+// Tree nodes live as chunks in the block store.
+class BlockStoreNodeIo final : public meta::NodeIo {
+ public:
+  explicit BlockStoreNodeIo(blockstore::BlockStore& store) : store_(store) {}
+  Task<Result<std::vector<uint8_t>>> load(blockstore::BlockRef ref) override;
+  // Synchronous underneath (put_chunks_now): a checkpoint's flush does not interleave.
+  Task<Result<std::vector<blockstore::BlockRef>>> store(
+      std::vector<std::vector<uint8_t>> nodes) override;
+  uint64_t nodes_stored() const { return nodes_stored_; }
+
+ private:
+  blockstore::BlockStore& store_;
+  uint64_t nodes_stored_ = 0;
+};
+
+// A waitable mutual exclusion for namespace operations (one at a time, FIFO).
+class AsyncMutex final {
+ public:
+  Task<void> lock();
+  void unlock();
+
+ private:
+  bool held_ = false;
+  async::Condition released_;
+};
+
+// An entry found by name: its cookie key and contents.
+struct FoundEntry {
+  uint64_t key = 0;
+  DirEntry entry;
+};
+
+class FileSystemImpl final {
+ public:
+  FileSystemImpl(Env& env, FsConfig config);
+  ~FileSystemImpl();
+
+  // fs_open.cpp
+  static Task<Result<void>> format(Env& env, FsConfig config, FormatOptions options);
+  Task<Result<void>> open();
+  Task<void> close();
+
+  // data_ops.cpp
+  Task<Result<Attributes>> getattr(uint64_t inode);
+  Task<Result<SetattrResult>> setattr(uint64_t inode, SetAttributes set,
+                                      std::optional<WallTime> guard_ctime);
+  Task<Result<ReadResult>> read(uint64_t inode, uint64_t offset, uint32_t count);
+  Task<Result<WriteResult>> write(uint64_t inode, uint64_t offset, std::vector<uint8_t> data,
+                                  Stability stability);
+  Task<Result<void>> commit();
+  Task<Result<std::string>> readlink(uint64_t inode);
+  Task<Result<DirPage>> readdir(uint64_t dir, uint64_t cookie, size_t entries_max);
+
+  // namespace_ops.cpp
+  Task<Result<Attributes>> lookup(uint64_t dir, std::string name);
+  Task<Result<CreateResult>> create_node(uint64_t dir, std::string name, FileType type,
+                                         CreateMode mode, SetAttributes set, uint64_t verifier,
+                                         std::string target, uint32_t rdev_major,
+                                         uint32_t rdev_minor);
+  Task<Result<LinkResult>> link(uint64_t inode, uint64_t dir, std::string name);
+  Task<Result<RemoveResult>> remove(uint64_t dir, std::string name, bool directory);
+  Task<Result<RenameResult>> rename(uint64_t from_dir, std::string from_name, uint64_t to_dir,
+                                    std::string to_name);
+
+  // checkpoint.cpp
+  Task<Result<void>> checkpoint();
+
+  uint64_t fs_id() const { return superblock_.fs_id; }
+  FsStats stats() const;
+  blockstore::BlockStore& store() { return *store_; }
+  const Superblock& superblock() const { return superblock_; }
+  meta::NodeCache& node_cache() { return cache_; }
+  meta::NodeIo& node_io() { return *node_io_; }
+
+ private:
+  // fs_open.cpp
+  Task<Result<void>> take_lease();
+  Task<Result<void>> replay();
+  Task<void> reap_orphans();
+  Task<Result<void>> reap(uint64_t inode);
+
+  // lookups.cpp
+  Result<void> usable() const;
+  // Makes sure the inode is in memory (loading it from the inode table). kNotFound if it does
+  // not exist. The pointer is valid until the next co_await unless pinned.
+  Task<Result<CachedInode*>> load_inode(uint64_t inode);
+  Task<Result<void>> load_inodes(const std::vector<uint64_t>& inodes);
+  // The directory's tree (as of the last checkpoint), created from its record on first use.
+  std::shared_ptr<meta::BTree> dir_tree(uint64_t dir, const InodeRecord& record);
+  // Entries of dir with keys in [first, last]: tree and memory merged.
+  Task<Result<std::vector<FoundEntry>>> entries_in(uint64_t dir, uint64_t first, uint64_t last);
+  Task<Result<std::optional<FoundEntry>>> find_entry(uint64_t dir, const std::string& name);
+  // The key a new entry `name` gets in dir (kNoSpace if all collision slots are taken).
+  Task<Result<uint64_t>> free_key(uint64_t dir, const std::string& name);
+  Task<Result<Attributes>> dir_attrs(uint64_t dir);  // kNotDirectory if not a directory
+
+  // Queues one namespace/attribute operation and applies it (one synchronous step). The caller
+  // has loaded every inode it needs. Returns the ticket to wait on.
+  Result<blockstore::LogTicket> log_and_apply(FsOp& op);
+  FsOp new_op(OpKind kind);
+
+  // checkpoint.cpp
+  Task<void> run_checkpointer();
+  // Wakes the checkpointer when the block store's log needs one (log_pressure).
+  Task<void> run_pressure_watch();
+  Task<Result<void>> write_checkpoint(FrozenChanges frozen);
+  // format(): the root directory and the first checkpoint (root register version 0 -> 1).
+  Task<Result<void>> format_datastore(FormatOptions options);
+  Task<Result<void>> open_store(uint32_t log_id, uint32_t block_size);
+  Task<Result<void>> merge_dirs(const FrozenChanges& frozen);
+  void after_operation();
+
+  Env& env_;
+  FsConfig config_;
+  std::unique_ptr<protocol::ShelfClient> registers_;
+  uint64_t lease_epoch_ = 0;
+  uint64_t root_version_ = 0;
+  Superblock superblock_;
+  std::unique_ptr<blockstore::BlockStore> store_;
+  std::unique_ptr<BlockStoreNodeIo> node_io_;
+  meta::NodeCache cache_;
+  std::unique_ptr<meta::BTree> inode_table_;
+  // Trees of directories used since open (held by shared_ptr: a reader keeps its tree alive
+  // across awaits even if the checkpointer evicts it). Only the checkpointer changes them.
+  std::map<uint64_t, std::shared_ptr<meta::BTree>> dir_trees_;
+  std::unique_ptr<FsState> state_;
+  AsyncMutex namespace_mutex_;
+  AsyncMutex checkpoint_mutex_;
+  async::TaskGroup loops_;
+  async::Condition wake_checkpointer_;
+  async::Condition checkpoint_done_;
+  TimerId checkpoint_timer_ = 0;
+  std::optional<Error> fenced_;
+  bool opened_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  FsStats stats_;
+};
+
+}  // namespace splitarray::hostdriver::fs

@@ -1,0 +1,297 @@
+// POSIX semantics of the file system's operations (file_system.h), each checked through what a
+// client sees afterwards (lookups, attributes, listings, bytes read), and that all of it
+// survives a clean restart and a crash (a new owner taking over).
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include "tests/unit/hostdriver/fs/fs_fixture.h"
+
+namespace splitarray::hostdriver::fs::fs_test {
+namespace {
+
+template <class T>
+T value_or_fail(Result<T> result, const char* what) {
+  REQUIRE_MESSAGE(result.ok(), what << ": " << why(result));
+  return std::move(result).value();
+}
+
+template <class T>
+bool failed_with(const Result<T>& result, Code code) {
+  return !result.ok() && result.code() == code;
+}
+
+// Every name in a directory (paging through readdir with a small page size).
+Task<std::map<std::string, uint64_t>> list(FileSystem& fs, uint64_t dir, size_t page = 3) {
+  std::map<std::string, uint64_t> names;
+  uint64_t cookie = 0;
+  for (int pages = 0; pages < 100000; ++pages) {
+    auto got = co_await fs.readdir(dir, cookie, page);
+    REQUIRE_MESSAGE(got.ok(), "readdir: " << why(got));
+    for (const DirListEntry& entry : got->entries) {
+      CHECK_MESSAGE(names.count(entry.name) == 0, "listed twice: " << entry.name);
+      names[entry.name] = entry.inode;
+      cookie = entry.cookie;
+    }
+    if (got->eof) co_return names;
+    REQUIRE_MESSAGE(!got->entries.empty(), "a page without entries must be the last");
+  }
+  FAIL("readdir did not end");
+  co_return names;
+}
+
+Task<std::vector<uint8_t>> read_all(FileSystem& fs, uint64_t inode) {
+  auto attrs = value_or_fail(co_await fs.getattr(inode), "getattr");
+  auto got = value_or_fail(co_await fs.read(inode, 0, static_cast<uint32_t>(attrs.size)), "read");
+  CHECK(got.eof);
+  co_return got.data;
+}
+
+TEST_CASE("hostdriver/fs: a new datastore has an empty root directory") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    auto root = value_or_fail(co_await fs->getattr(kRootInode), "getattr root");
+    CHECK(root.type == FileType::kDirectory);
+    CHECK(root.nlink == 2);
+    CHECK(root.mode == 0755);
+    auto names = co_await list(*fs, kRootInode);
+    CHECK(names.size() == 2);
+    CHECK(names["."] == kRootInode);
+    CHECK(names[".."] == kRootInode);
+    CHECK(failed_with(co_await fs->getattr(2), Code::kNotFound));
+    // Formatting twice is refused.
+    auto again = co_await FileSystem::format(s.env(), s.config(), FormatOptions{});
+    CHECK(failed_with(again, Code::kExists));
+  });
+}
+
+TEST_CASE("hostdriver/fs: names, attributes and data survive restart and crash") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    SetAttributes mode600;
+    mode600.mode = 0600;
+    mode600.uid = 1000;
+    mode600.gid = 100;
+    auto file = value_or_fail(
+        co_await fs->create(kRootInode, "a.txt", CreateMode::kGuarded, mode600, 0), "create");
+    CHECK(file.attrs.type == FileType::kRegular);
+    CHECK(file.attrs.mode == 0600);
+    CHECK(file.attrs.uid == 1000);
+    CHECK(file.attrs.nlink == 1);
+    CHECK(file.dir.after.mtime >= file.dir.before.mtime);
+    CHECK(file.dir.after.size == file.dir.before.size + kDirEntrySizeUnit);
+    const uint64_t a = file.attrs.inode;
+    // Guarded create of an existing name fails; unchecked returns the same file.
+    CHECK(failed_with(co_await fs->create(kRootInode, "a.txt", CreateMode::kGuarded, {}, 0),
+                      Code::kExists));
+    auto same = value_or_fail(
+        co_await fs->create(kRootInode, "a.txt", CreateMode::kUnchecked, {}, 0), "unchecked");
+    CHECK(same.attrs.inode == a);
+    // Exclusive: a retry with the same verifier succeeds, another verifier fails.
+    auto excl = value_or_fail(
+        co_await fs->create(kRootInode, "x", CreateMode::kExclusive, {}, 77), "exclusive");
+    auto retry = value_or_fail(
+        co_await fs->create(kRootInode, "x", CreateMode::kExclusive, {}, 77), "retry");
+    CHECK(retry.attrs.inode == excl.attrs.inode);
+    CHECK(failed_with(co_await fs->create(kRootInode, "x", CreateMode::kExclusive, {}, 78),
+                      Code::kExists));
+
+    auto dir = value_or_fail(co_await fs->mkdir(kRootInode, "d", {}), "mkdir");
+    CHECK(dir.attrs.nlink == 2);
+    CHECK(dir.dir.after.nlink == 3);  // root gained a subdirectory
+    const uint64_t d = dir.attrs.inode;
+    auto link = value_or_fail(co_await fs->symlink(d, "l", "../a.txt", {}), "symlink");
+    CHECK(link.attrs.size == 8);
+    CHECK(value_or_fail(co_await fs->readlink(link.attrs.inode), "readlink") == "../a.txt");
+
+    std::vector<uint8_t> data(3 * kBlockBytes + 100);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 7);
+    auto wrote = value_or_fail(co_await fs->write(a, 0, data, Stability::kFileSync), "write");
+    CHECK(wrote.after.size == data.size());
+    CHECK(wrote.before.size == 0);
+    auto hard = value_or_fail(co_await fs->link(a, d, "hard"), "link");
+    CHECK(hard.attrs.nlink == 2);
+    CHECK(failed_with(co_await fs->link(d, kRootInode, "dirlink"), Code::kIsDirectory));
+
+    // Errors a client relies on.
+    CHECK(failed_with(co_await fs->lookup(kRootInode, "nope"), Code::kNotFound));
+    CHECK(failed_with(co_await fs->lookup(a, "x"), Code::kNotDirectory));
+    CHECK(failed_with(co_await fs->rmdir(kRootInode, "d"), Code::kNotEmpty));
+    CHECK(failed_with(co_await fs->rmdir(kRootInode, "a.txt"), Code::kNotDirectory));
+    CHECK(failed_with(co_await fs->remove(kRootInode, "d"), Code::kIsDirectory));
+    CHECK(failed_with(co_await fs->mkdir(kRootInode, std::string(256, 'n'), {}),
+                      Code::kNameTooLong));
+    CHECK(failed_with(co_await fs->mkdir(kRootInode, "a/b", {}), Code::kInvalidArgument));
+    CHECK(failed_with(co_await fs->rename(kRootInode, "d", d, "inside"), Code::kInvalidArgument));
+
+    auto check_all = [&](FileSystem& now, const char* when) -> Task<void> {
+      INFO(when);
+      auto names = co_await list(now, kRootInode);
+      CHECK(names.size() == 5);  // . .. a.txt x d
+      CHECK(names["a.txt"] == a);
+      CHECK(names["d"] == d);
+      auto in_d = co_await list(now, d);
+      CHECK(in_d.size() == 4);  // . .. l hard
+      CHECK(in_d[".."] == kRootInode);
+      CHECK(in_d["hard"] == a);
+      auto got = co_await read_all(now, a);
+      CHECK_MESSAGE(got == data, first_difference(got, data));
+      auto attrs = value_or_fail(co_await now.getattr(a), "getattr");
+      CHECK(attrs.nlink == 2);
+      CHECK(attrs.mode == 0600);
+      CHECK(attrs.size == data.size());
+      auto found = value_or_fail(co_await now.lookup(d, "l"), "lookup l");
+      CHECK(found.type == FileType::kSymlink);
+      CHECK(value_or_fail(co_await now.readlink(found.inode), "readlink") == "../a.txt");
+      auto root = value_or_fail(co_await now.getattr(kRootInode), "root");
+      CHECK(root.nlink == 3);
+    };
+    co_await check_all(*fs, "before restart");
+    fs = co_await s.restart(fs);
+    co_await check_all(*fs, "after a clean restart");
+    fs = co_await s.crash(fs);
+    co_await check_all(*fs, "after a crash");
+  });
+}
+
+TEST_CASE("hostdriver/fs: rename moves, replaces and is atomic across a crash") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    const uint64_t d1 = value_or_fail(co_await fs->mkdir(kRootInode, "d1", {}), "d1").attrs.inode;
+    const uint64_t d2 = value_or_fail(co_await fs->mkdir(kRootInode, "d2", {}), "d2").attrs.inode;
+    const uint64_t f = value_or_fail(
+        co_await fs->create(d1, "f", CreateMode::kGuarded, {}, 0), "f").attrs.inode;
+    const uint64_t g = value_or_fail(
+        co_await fs->create(d2, "g", CreateMode::kGuarded, {}, 0), "g").attrs.inode;
+    auto written = co_await fs->write(g, 0, bytes_of("old target"), Stability::kFileSync);
+    REQUIRE(written.ok());
+    // Over an existing file: g's only link goes, so g is gone and its data dropped.
+    auto moved = value_or_fail(co_await fs->rename(d1, "f", d2, "g"), "rename over");
+    CHECK(moved.from.after.size + kDirEntrySizeUnit == moved.from.before.size);
+    CHECK(moved.to.after.size == moved.to.before.size);
+    CHECK(failed_with(co_await fs->getattr(g), Code::kNotFound));
+    CHECK(value_or_fail(co_await fs->lookup(d2, "g"), "lookup").inode == f);
+    CHECK(failed_with(co_await fs->lookup(d1, "f"), Code::kNotFound));
+    // A directory moves with its parent pointer and link counts.
+    auto sub = value_or_fail(co_await fs->mkdir(d1, "sub", {}), "sub");
+    auto dmove = value_or_fail(co_await fs->rename(d1, "sub", d2, "sub2"), "rename dir");
+    CHECK(dmove.from.after.nlink == 2);
+    CHECK(dmove.to.after.nlink == 3);
+    CHECK(value_or_fail(co_await fs->lookup(sub.attrs.inode, ".."), "..").inode == d2);
+    // Renaming onto a hard link of itself does nothing.
+    REQUIRE((co_await fs->link(f, d2, "f2")).ok());
+    REQUIRE((co_await fs->rename(d2, "g", d2, "f2")).ok());
+    CHECK(value_or_fail(co_await fs->lookup(d2, "g"), "still there").inode == f);
+
+    fs = co_await s.crash(fs);
+    CHECK(fs->stats().replayed_operations > 0);
+    CHECK(failed_with(co_await fs->getattr(g), Code::kNotFound));
+    CHECK(value_or_fail(co_await fs->lookup(d2, "g"), "after crash").inode == f);
+    CHECK(value_or_fail(co_await fs->lookup(d2, "sub2"), "after crash").inode == sub.attrs.inode);
+    CHECK(value_or_fail(co_await fs->getattr(d2), "d2").nlink == 3);
+    CHECK(value_or_fail(co_await fs->getattr(d1), "d1").nlink == 2);
+    CHECK(value_or_fail(co_await fs->getattr(f), "f").nlink == 2);
+    auto names = co_await list(*fs, d2);
+    CHECK(names.size() == 5);  // . .. g sub2 f2
+  });
+}
+
+TEST_CASE("hostdriver/fs: setattr truncates and extends, times and modes stick") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    const uint64_t f = value_or_fail(
+        co_await fs->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f").attrs.inode;
+    std::vector<uint8_t> data(2 * kBlockBytes, 0xab);
+    REQUIRE((co_await fs->write(f, 0, data, Stability::kUnstable)).ok());
+    REQUIRE((co_await fs->commit()).ok());
+    SetAttributes shrink;
+    shrink.size = 100;
+    auto small = value_or_fail(co_await fs->setattr(f, shrink, std::nullopt), "shrink");
+    CHECK(small.before.size == data.size());
+    CHECK(small.after.size == 100);
+    SetAttributes grow;
+    grow.size = 3 * kBlockBytes;
+    grow.mode = 0640;
+    grow.mtime = WallTime{123456789};
+    auto big = value_or_fail(co_await fs->setattr(f, grow, std::nullopt), "grow");
+    CHECK(big.after.size == 3 * kBlockBytes);
+    CHECK(big.after.mode == 0640);
+    CHECK(big.after.mtime == WallTime{123456789});
+    // A guard that does not match changes nothing.
+    SetAttributes mode;
+    mode.mode = 0777;
+    CHECK(failed_with(co_await fs->setattr(f, mode, WallTime{1}), Code::kInvalidArgument));
+    fs = co_await s.crash(fs);
+    auto attrs = value_or_fail(co_await fs->getattr(f), "getattr");
+    CHECK(attrs.size == 3 * kBlockBytes);
+    CHECK(attrs.mode == 0640);
+    auto got = value_or_fail(co_await fs->read(f, 0, 3 * kBlockBytes), "read");
+    std::vector<uint8_t> want(3 * kBlockBytes, 0);
+    std::fill(want.begin(), want.begin() + 100, uint8_t{0xab});
+    CHECK_MESSAGE(got.data == want, first_difference(got.data, want));
+    CHECK(got.eof);
+  });
+}
+
+TEST_CASE("hostdriver/fs: a big directory lists every entry once across checkpoints") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    const uint64_t d = value_or_fail(co_await fs->mkdir(kRootInode, "big", {}), "mkdir").attrs.inode;
+    std::set<std::string> expected;
+    for (int i = 0; i < 2000; ++i) {
+      std::string name = "file-" + std::to_string(i) + std::string(size_t(i % 50), 'x');
+      REQUIRE((co_await fs->create(d, name, CreateMode::kGuarded, {}, 0)).ok());
+      expected.insert(name);
+      if (i % 700 == 699) REQUIRE((co_await fs->checkpoint()).ok());
+    }
+    for (int i = 0; i < 2000; i += 3) {
+      std::string name = "file-" + std::to_string(i) + std::string(size_t(i % 50), 'x');
+      REQUIRE((co_await fs->remove(d, name)).ok());
+      expected.erase(name);
+    }
+    auto check = [&](FileSystem& now) -> Task<void> {
+      auto names = co_await list(now, d, 97);
+      names.erase(".");
+      names.erase("..");
+      CHECK(names.size() == expected.size());
+      for (const std::string& name : expected) CHECK_MESSAGE(names.count(name) == 1, name);
+      CHECK(value_or_fail(co_await now.getattr(d), "dir").size ==
+            expected.size() * kDirEntrySizeUnit);
+    };
+    co_await check(*fs);
+    fs = co_await s.crash(fs);
+    co_await check(*fs);
+    REQUIRE((co_await fs->checkpoint()).ok());
+    fs = co_await s.restart(fs);
+    co_await check(*fs);
+    CHECK(fs->stats().replayed_operations == 0);
+  });
+}
+
+TEST_CASE("hostdriver/fs: a fenced owner cannot change anything") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* a = co_await s.open();
+    const uint64_t f = value_or_fail(
+        co_await a->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f").attrs.inode;
+    FileSystem* b = co_await s.open(s.config(HostId(2)));
+    // Every mutating call of the old owner fails with kStale and leaves nothing behind.
+    CHECK(failed_with(co_await a->create(kRootInode, "late", CreateMode::kGuarded, {}, 0),
+                      Code::kStale));
+    CHECK(failed_with(co_await a->write(f, 0, bytes_of("late"), Stability::kFileSync),
+                      Code::kStale));
+    CHECK(failed_with(co_await a->mkdir(kRootInode, "late-dir", {}), Code::kStale));
+    CHECK(failed_with(co_await a->checkpoint(), Code::kStale));
+    CHECK(failed_with(co_await b->lookup(kRootInode, "late"), Code::kNotFound));
+    CHECK(failed_with(co_await b->lookup(kRootInode, "late-dir"), Code::kNotFound));
+    CHECK(value_or_fail(co_await b->getattr(f), "f").size == 0);
+    auto ok = co_await b->write(f, 0, bytes_of("new owner"), Stability::kFileSync);
+    CHECK(ok.ok());
+    FileSystem* c = co_await s.crash(b);
+    auto got = value_or_fail(co_await c->read(f, 0, 100), "read");
+    CHECK(got.data == bytes_of("new owner"));
+  });
+}
+
+}  // namespace
+}  // namespace splitarray::hostdriver::fs::fs_test
