@@ -8,12 +8,23 @@ struct Mapping {
   uint16_t wire;
 };
 constexpr Mapping kMappings[] = {
-    {Code::kIo, 1},        {Code::kCorruption, 2},       {Code::kNoSpace, 3},
-    {Code::kTimeout, 4},   {Code::kUnavailable, 5},      {Code::kBusy, 6},
-    {Code::kCancelled, 7}, {Code::kProtocol, 8},         {Code::kStale, 9},
-    {Code::kNotFound, 10}, {Code::kInvalidArgument, 11}, {Code::kExists, 12},
-    {Code::kNotDirectory, 13}, {Code::kIsDirectory, 14}, {Code::kNotEmpty, 15},
-    {Code::kNameTooLong, 16}, {Code::kFileTooLarge, 17},
+    {Code::kIo, 1},
+    {Code::kCorruption, 2},
+    {Code::kNoSpace, 3},
+    {Code::kTimeout, 4},
+    {Code::kUnavailable, 5},
+    {Code::kBusy, 6},
+    {Code::kCancelled, 7},
+    {Code::kProtocol, 8},
+    {Code::kStale, 9},
+    {Code::kNotFound, 10},
+    {Code::kInvalidArgument, 11},
+    {Code::kExists, 12},
+    {Code::kNotDirectory, 13},
+    {Code::kIsDirectory, 14},
+    {Code::kNotEmpty, 15},
+    {Code::kNameTooLong, 16},
+    {Code::kFileTooLarge, 17},
 };
 static_assert(std::size(kMappings) == kCodeCount, "every Code needs a wire value");
 

@@ -65,8 +65,7 @@ class BlockStoreImpl final {
   Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
                            Stability stability, FsOpBuilder fs_op);
   Task<Result<std::vector<uint8_t>>> read(InodeId inode, uint64_t offset, uint32_t length);
-  Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability,
-                              FsOpBuilder fs_op);
+  Task<Result<void>> truncate(InodeId inode, uint64_t size, Stability stability, FsOpBuilder fs_op);
   // fs_ops.cpp: the file system's records and chunks (block_store.h).
   Task<Result<void>> wait_op_room(size_t fs_op_bytes);
   Result<LogTicket> enqueue_op(std::vector<uint8_t> fs_op);

@@ -54,9 +54,9 @@ Task<Result<void>> BlockStoreImpl::read_block(InodeId inode, uint64_t block_inde
 
 Result<void> BlockStoreImpl::check_fs_op_size(size_t bytes) const {
   if (bytes > kRecordFsOpBytesMax) {
-    return make_error(Code::kInvalidArgument,
-                      "file-system operation of " + std::to_string(bytes) + " bytes (max " +
-                          std::to_string(kRecordFsOpBytesMax) + ")");
+    return make_error(Code::kInvalidArgument, "file-system operation of " + std::to_string(bytes) +
+                                                  " bytes (max " +
+                                                  std::to_string(kRecordFsOpBytesMax) + ")");
   }
   return ok_result();
 }

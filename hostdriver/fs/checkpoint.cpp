@@ -89,9 +89,8 @@ Task<Result<void>> FileSystemImpl::write_checkpoint(FrozenChanges frozen) {
   next.checkpoints = superblock_.checkpoints + 1;
   // Every node record (and every operation before the mark) durable before the root names them.
   CO_RETURN_IF_ERROR(co_await store_->wait_durable(store_->log_mark()));
-  auto swapped = co_await registers_->register_cas(root_register(config_.datastore),
-                                                    root_version_, encode_superblock(next),
-                                                    Epoch(lease_epoch_));
+  auto swapped = co_await registers_->register_cas(root_register(config_.datastore), root_version_,
+                                                   encode_superblock(next), Epoch(lease_epoch_));
   if (!swapped.ok()) {
     if (swapped.code() == Code::kStale && !fenced_) fenced_ = swapped.error();
     co_return swapped.error();
@@ -154,8 +153,8 @@ Task<void> FileSystemImpl::run_checkpointer() {
     if (state_->dirty_bytes() == 0 && !store_->log_pressure()) continue;
     auto done = co_await checkpoint();
     if (!done.ok() && !closing_ && !fenced_) {
-      env_.log.warn("fs.checkpoint_failed", {{"datastore", config_.datastore},
-                                             {"error", done.error().to_string()}});
+      env_.log.warn("fs.checkpoint_failed",
+                    {{"datastore", config_.datastore}, {"error", done.error().to_string()}});
       co_await sleep_for(env_.clock, kCheckpointRetryDelay);
     }
   }

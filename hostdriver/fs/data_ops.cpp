@@ -89,8 +89,8 @@ Task<Result<SetattrResult>> FileSystemImpl::setattr(uint64_t inode, SetAttribute
                                       ++stats_.operations;
                                       return encode_op(op);
                                     }};
-    auto truncated = co_await store_->truncate(InodeId(inode), op.attrs.size,
-                                               Stability::kFileSync, std::move(builder));
+    auto truncated = co_await store_->truncate(InodeId(inode), op.attrs.size, Stability::kFileSync,
+                                               std::move(builder));
     if (!truncated.ok()) {
       if (truncated.code() == Code::kStale && !fenced_) fenced_ = truncated.error();
       co_return truncated.error();
@@ -188,8 +188,7 @@ Task<Result<std::string>> FileSystemImpl::readlink(uint64_t inode) {
   co_return (*cached)->record.symlink_target;
 }
 
-Task<Result<DirPage>> FileSystemImpl::readdir(uint64_t dir, uint64_t cookie,
-                                              size_t entries_max) {
+Task<Result<DirPage>> FileSystemImpl::readdir(uint64_t dir, uint64_t cookie, size_t entries_max) {
   CO_RETURN_IF_ERROR(usable());
   if (entries_max == 0 || entries_max > kReaddirEntriesMax) {
     co_return make_error(Code::kInvalidArgument, "readdir of " + std::to_string(entries_max));

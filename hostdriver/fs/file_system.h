@@ -186,8 +186,8 @@ class FileSystem final {
   Task<Result<CreateResult>> mkdir(uint64_t dir, std::string name, SetAttributes set);
   Task<Result<CreateResult>> symlink(uint64_t dir, std::string name, std::string target,
                                      SetAttributes set);
-  Task<Result<CreateResult>> mknod(uint64_t dir, std::string name, FileType type,
-                                   SetAttributes set, uint32_t rdev_major, uint32_t rdev_minor);
+  Task<Result<CreateResult>> mknod(uint64_t dir, std::string name, FileType type, SetAttributes set,
+                                   uint32_t rdev_major, uint32_t rdev_minor);
   Task<Result<std::string>> readlink(uint64_t inode);
   Task<Result<LinkResult>> link(uint64_t inode, uint64_t dir, std::string name);
   Task<Result<RemoveResult>> remove(uint64_t dir, std::string name);

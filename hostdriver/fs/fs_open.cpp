@@ -36,15 +36,15 @@ Task<Result<void>> FileSystemImpl::take_lease() {
     }
     const Lease mine{static_cast<uint32_t>(config_.host.value()), epoch + 1};
     auto swapped = co_await registers_->register_cas(name, current->version, encode_lease(mine),
-                                                      Epoch(mine.epoch));
+                                                     Epoch(mine.epoch));
     if (!swapped.ok()) co_return swapped.error();
     if (swapped->swapped) {
       lease_epoch_ = mine.epoch;
       co_return ok_result();
     }
   }
-  co_return make_error(Code::kBusy, "datastore " + config_.datastore +
-                                        ": other hosts keep taking the lease");
+  co_return make_error(Code::kBusy,
+                       "datastore " + config_.datastore + ": other hosts keep taking the lease");
 }
 
 Task<Result<void>> FileSystemImpl::open_store(uint32_t log_id, uint32_t block_size) {
@@ -74,8 +74,8 @@ Task<Result<void>> FileSystemImpl::format_datastore(FormatOptions options) {
   superblock_.created = env_.clock.wall_now();
   superblock_.next_inode = kRootInode + 1;
   root_version_ = 0;  // the register does not exist: version 0 creates it
-  inode_table_ = std::make_unique<meta::BTree>(cache_, *node_io_, superblock_.block_size,
-                                               std::nullopt);
+  inode_table_ =
+      std::make_unique<meta::BTree>(cache_, *node_io_, superblock_.block_size, std::nullopt);
   state_ = std::make_unique<FsState>(kRootInode + 1, 0, 1);
   InodeRecord root;
   root.attrs.inode = kRootInode;
@@ -110,11 +110,10 @@ Task<Result<void>> FileSystemImpl::open() {
     auto current = co_await registers_->register_get(name);
     if (!current.ok()) co_return current.error();
     if (!current->exists) {
-      co_return make_error(Code::kNotFound, "datastore " + config_.datastore +
-                                                " is not formatted");
+      co_return make_error(Code::kNotFound, "datastore " + config_.datastore + " is not formatted");
     }
     auto swapped = co_await registers_->register_cas(name, current->version, current->value,
-                                                      Epoch(lease_epoch_));
+                                                     Epoch(lease_epoch_));
     if (!swapped.ok()) co_return swapped.error();
     if (!swapped->swapped) continue;  // an older owner's last checkpoint landed: read again
     auto superblock = decode_superblock(swapped->current.value);
@@ -132,8 +131,8 @@ Task<Result<void>> FileSystemImpl::open() {
   opened_ = true;
   inode_table_ = std::make_unique<meta::BTree>(cache_, *node_io_, superblock_.block_size,
                                                superblock_.inode_table);
-  state_ = std::make_unique<FsState>(superblock_.next_inode, superblock_.last_op_id,
-                                     superblock_.inodes);
+  state_ =
+      std::make_unique<FsState>(superblock_.next_inode, superblock_.last_op_id, superblock_.inodes);
   state_->add_orphans(superblock_.orphans);
   CO_RETURN_IF_ERROR(co_await replay());
   CO_RETURN_IF_ERROR(co_await checkpoint());
@@ -188,8 +187,8 @@ Task<void> FileSystemImpl::reap_orphans() {
   for (uint64_t inode : orphans) {
     auto reaped = co_await reap(inode);
     if (!reaped.ok()) {
-      env_.log.warn("fs.reap_failed", {{"inode", std::to_string(inode)},
-                                       {"error", reaped.error().to_string()}});
+      env_.log.warn("fs.reap_failed",
+                    {{"inode", std::to_string(inode)}, {"error", reaped.error().to_string()}});
     }
   }
 }

@@ -22,8 +22,7 @@ Error mismatch(const FsOp& op, const std::string& what) {
 }
 
 bool is_dir(const CachedInode* inode) {
-  return inode != nullptr && !inode->deleted &&
-         inode->record.attrs.type == FileType::kDirectory;
+  return inode != nullptr && !inode->deleted && inode->record.attrs.type == FileType::kDirectory;
 }
 
 bool live(const CachedInode* inode) { return inode != nullptr && !inode->deleted; }

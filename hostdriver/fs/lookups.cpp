@@ -62,8 +62,8 @@ Task<Result<void>> FileSystemImpl::load_inodes(const std::vector<uint64_t>& inod
 std::shared_ptr<meta::BTree> FileSystemImpl::dir_tree(uint64_t dir, const InodeRecord& record) {
   auto& slot = dir_trees_[dir];
   if (slot == nullptr) {
-    slot = std::make_shared<meta::BTree>(cache_, *node_io_, superblock_.block_size,
-                                         record.dir_root);
+    slot =
+        std::make_shared<meta::BTree>(cache_, *node_io_, superblock_.block_size, record.dir_root);
   }
   return slot;
 }

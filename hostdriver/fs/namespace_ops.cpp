@@ -107,8 +107,8 @@ Task<Result<CreateResult>> FileSystemImpl::create_node(uint64_t dir, std::string
       if (!existing.ok()) co_return existing.error();
       const InodeRecord& record = (*existing)->record;
       const bool regular = record.attrs.type == FileType::kRegular && type == FileType::kRegular;
-      const bool retried = mode == CreateMode::kExclusive && verifier != 0 &&
-                           record.create_verifier == verifier;
+      const bool retried =
+          mode == CreateMode::kExclusive && verifier != 0 && record.create_verifier == verifier;
       if (!regular || !(mode == CreateMode::kUnchecked || retried)) {
         co_return make_error(Code::kExists, name);
       }
@@ -207,8 +207,7 @@ Task<Result<LinkResult>> FileSystemImpl::link(uint64_t inode, uint64_t dir, std:
   co_return result;
 }
 
-Task<Result<RemoveResult>> FileSystemImpl::remove(uint64_t dir, std::string name,
-                                                  bool directory) {
+Task<Result<RemoveResult>> FileSystemImpl::remove(uint64_t dir, std::string name, bool directory) {
   CO_RETURN_IF_ERROR(usable());
   if (name == "." || name == "..") {
     co_return make_error(directory ? Code::kInvalidArgument : Code::kIsDirectory, name);

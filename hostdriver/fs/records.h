@@ -65,9 +65,9 @@ inline constexpr uint64_t kDirEntrySizeUnit = 32;  // a directory's reported siz
 // The inode table's value for one inode.
 struct InodeRecord {
   Attributes attrs;
-  uint64_t parent = 0;          // directories: the parent directory (root: itself) for ".."
-  uint64_t entries = 0;         // directories: number of entries (rmdir needs 0)
-  uint64_t create_verifier = 0; // NFS exclusive create: the client's verifier until a setattr
+  uint64_t parent = 0;               // directories: the parent directory (root: itself) for ".."
+  uint64_t entries = 0;              // directories: number of entries (rmdir needs 0)
+  uint64_t create_verifier = 0;      // NFS exclusive create: the client's verifier until a setattr
   std::optional<BlockRef> dir_root;  // directories: the entry tree's root at the last checkpoint
   std::string symlink_target;        // symlinks: <= kSymlinkBytesMax
   friend bool operator==(const InodeRecord&, const InodeRecord&) = default;
@@ -159,15 +159,15 @@ Result<FsOp> decode_op(std::span<const uint8_t> bytes);
 // --- The checkpoint ------------------------------------------------------------------------------
 inline constexpr size_t kOrphansMax = 1024;  // namespace operations wait while more are unreaped
 struct Superblock {
-  uint64_t fs_id = 0;           // random at format; the directory hash salt; NFS fsid
+  uint64_t fs_id = 0;  // random at format; the directory hash salt; NFS fsid
   uint32_t block_size = 4096;
-  uint32_t log_id = 0;          // the NVRAM log (a host slot on the shelf) this datastore writes
+  uint32_t log_id = 0;  // the NVRAM log (a host slot on the shelf) this datastore writes
   WallTime created{};
   std::optional<BlockRef> inode_table;  // root of the inode table tree (nullopt: empty)
   uint64_t next_inode = kRootInode + 1;
-  uint64_t last_op_id = 0;      // every operation with an id <= this is in this checkpoint
-  uint64_t checkpoints = 0;     // how many checkpoints made this one (1 after format)
-  uint64_t inodes = 0;          // live inodes (fsstat)
+  uint64_t last_op_id = 0;   // every operation with an id <= this is in this checkpoint
+  uint64_t checkpoints = 0;  // how many checkpoints made this one (1 after format)
+  uint64_t inodes = 0;       // live inodes (fsstat)
   // Regular files unlinked (nlink 0) whose data was not yet dropped: reaped at open.
   std::vector<uint64_t> orphans;  // <= kOrphansMax
   friend bool operator==(const Superblock&, const Superblock&) = default;

@@ -36,15 +36,16 @@ TEST_CASE("hostdriver/blockstore: fs ops come back in log order after a crash") 
                              ++builds;
                              return op_bytes(2, 300);
                            }};
-    auto wrote = co_await a->write(InodeId(7), 0, data, Stability::kDataSync, std::move(with_write));
+    auto wrote =
+        co_await a->write(InodeId(7), 0, data, Stability::kDataSync, std::move(with_write));
     REQUIRE_MESSAGE(wrote.ok(), why(wrote));
     CHECK(builds == 1);
     const LogTicket third = co_await enqueue_ok(*a, op_bytes(3, kRecordFsOpBytesMax));
     auto durable = co_await a->wait_durable(third);
     REQUIRE_MESSAGE(durable.ok(), why(durable));
     FsOpBuilder with_truncate{40, [] { return op_bytes(4, 40); }};
-    auto truncated =
-        co_await a->truncate(InodeId(7), kBlockBytes, Stability::kFileSync, std::move(with_truncate));
+    auto truncated = co_await a->truncate(InodeId(7), kBlockBytes, Stability::kFileSync,
+                                          std::move(with_truncate));
     REQUIRE_MESSAGE(truncated.ok(), why(truncated));
     // An op that is too long or empty is refused and nothing is queued.
     auto long_op = a->enqueue_op(op_bytes(5, kRecordFsOpBytesMax + 1));
@@ -73,7 +74,8 @@ TEST_CASE("hostdriver/blockstore: fs ops come back in log order after a crash") 
   });
 }
 
-TEST_CASE("hostdriver/blockstore: records with fs ops stay in the log until a checkpoint covers them") {
+TEST_CASE(
+    "hostdriver/blockstore: records with fs ops stay in the log until a checkpoint covers them") {
   Fixture f;
   f.serve([&](Session& s) -> Task<void> {
     BlockStore* a = co_await s.open(s.config());
@@ -100,7 +102,8 @@ TEST_CASE("hostdriver/blockstore: records with fs ops stay in the log until a ch
   });
 }
 
-TEST_CASE("hostdriver/blockstore: metadata chunks read back by reference, before and after destage") {
+TEST_CASE(
+    "hostdriver/blockstore: metadata chunks read back by reference, before and after destage") {
   Fixture f;
   f.serve([&](Session& s) -> Task<void> {
     BlockStore* a = co_await s.open(s.config());
@@ -113,7 +116,7 @@ TEST_CASE("hostdriver/blockstore: metadata chunks read back by reference, before
     auto refs = a->put_chunks_now(nodes);
     REQUIRE_MESSAGE(refs.ok(), why(refs));
     REQUIRE(refs->size() == nodes.size());
-    CHECK((*refs)[300] == (*refs)[5]);  // deduplicated
+    CHECK((*refs)[300] == (*refs)[5]);               // deduplicated
     CHECK((*refs)[301].location.container_id == 0);  // a hole reference
     CHECK(a->stats().metadata_chunks_put == nodes.size());
     // Wrong sizes are refused.

@@ -15,8 +15,8 @@
 
 namespace splitarray::hostdriver::fs::fs_test {
 
-using blockstore::bs_test::Fixture;
 using blockstore::bs_test::first_difference;
+using blockstore::bs_test::Fixture;
 using blockstore::bs_test::kBlockBytes;
 using blockstore::bs_test::kDefaultSeed;
 using blockstore::bs_test::Session;
@@ -47,7 +47,8 @@ class FsSession {
   }
 
   Task<void> format() {
-    auto formatted = co_await FileSystem::format(shelf_.env(), config(), FormatOptions{});
+    const FormatOptions options;
+    auto formatted = co_await FileSystem::format(shelf_.env(), config(), options);
     REQUIRE_MESSAGE(formatted.ok(), "format: " << why(formatted));
   }
 

@@ -61,7 +61,8 @@ TEST_CASE("hostdriver/fs: a new datastore has an empty root directory") {
     CHECK(names[".."] == kRootInode);
     CHECK(failed_with(co_await fs->getattr(2), Code::kNotFound));
     // Formatting twice is refused.
-    auto again = co_await FileSystem::format(s.env(), s.config(), FormatOptions{});
+    const FormatOptions options;
+    auto again = co_await FileSystem::format(s.env(), s.config(), options);
     CHECK(failed_with(again, Code::kExists));
   });
 }
@@ -89,10 +90,10 @@ TEST_CASE("hostdriver/fs: names, attributes and data survive restart and crash")
         co_await fs->create(kRootInode, "a.txt", CreateMode::kUnchecked, {}, 0), "unchecked");
     CHECK(same.attrs.inode == a);
     // Exclusive: a retry with the same verifier succeeds, another verifier fails.
-    auto excl = value_or_fail(
-        co_await fs->create(kRootInode, "x", CreateMode::kExclusive, {}, 77), "exclusive");
-    auto retry = value_or_fail(
-        co_await fs->create(kRootInode, "x", CreateMode::kExclusive, {}, 77), "retry");
+    auto excl = value_or_fail(co_await fs->create(kRootInode, "x", CreateMode::kExclusive, {}, 77),
+                              "exclusive");
+    auto retry = value_or_fail(co_await fs->create(kRootInode, "x", CreateMode::kExclusive, {}, 77),
+                               "retry");
     CHECK(retry.attrs.inode == excl.attrs.inode);
     CHECK(failed_with(co_await fs->create(kRootInode, "x", CreateMode::kExclusive, {}, 78),
                       Code::kExists));
@@ -120,8 +121,8 @@ TEST_CASE("hostdriver/fs: names, attributes and data survive restart and crash")
     CHECK(failed_with(co_await fs->rmdir(kRootInode, "d"), Code::kNotEmpty));
     CHECK(failed_with(co_await fs->rmdir(kRootInode, "a.txt"), Code::kNotDirectory));
     CHECK(failed_with(co_await fs->remove(kRootInode, "d"), Code::kIsDirectory));
-    CHECK(failed_with(co_await fs->mkdir(kRootInode, std::string(256, 'n'), {}),
-                      Code::kNameTooLong));
+    CHECK(
+        failed_with(co_await fs->mkdir(kRootInode, std::string(256, 'n'), {}), Code::kNameTooLong));
     CHECK(failed_with(co_await fs->mkdir(kRootInode, "a/b", {}), Code::kInvalidArgument));
     CHECK(failed_with(co_await fs->rename(kRootInode, "d", d, "inside"), Code::kInvalidArgument));
 
@@ -160,10 +161,10 @@ TEST_CASE("hostdriver/fs: rename moves, replaces and is atomic across a crash") 
     FileSystem* fs = co_await s.open();
     const uint64_t d1 = value_or_fail(co_await fs->mkdir(kRootInode, "d1", {}), "d1").attrs.inode;
     const uint64_t d2 = value_or_fail(co_await fs->mkdir(kRootInode, "d2", {}), "d2").attrs.inode;
-    const uint64_t f = value_or_fail(
-        co_await fs->create(d1, "f", CreateMode::kGuarded, {}, 0), "f").attrs.inode;
-    const uint64_t g = value_or_fail(
-        co_await fs->create(d2, "g", CreateMode::kGuarded, {}, 0), "g").attrs.inode;
+    const uint64_t f =
+        value_or_fail(co_await fs->create(d1, "f", CreateMode::kGuarded, {}, 0), "f").attrs.inode;
+    const uint64_t g =
+        value_or_fail(co_await fs->create(d2, "g", CreateMode::kGuarded, {}, 0), "g").attrs.inode;
     auto written = co_await fs->write(g, 0, bytes_of("old target"), Stability::kFileSync);
     REQUIRE(written.ok());
     // Over an existing file: g's only link goes, so g is gone and its data dropped.
@@ -200,8 +201,9 @@ TEST_CASE("hostdriver/fs: rename moves, replaces and is atomic across a crash") 
 TEST_CASE("hostdriver/fs: setattr truncates and extends, times and modes stick") {
   with_fs([](FsSession& s) -> Task<void> {
     FileSystem* fs = co_await s.open();
-    const uint64_t f = value_or_fail(
-        co_await fs->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f").attrs.inode;
+    const uint64_t f =
+        value_or_fail(co_await fs->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
     std::vector<uint8_t> data(2 * kBlockBytes, 0xab);
     REQUIRE((co_await fs->write(f, 0, data, Stability::kUnstable)).ok());
     REQUIRE((co_await fs->commit()).ok());
@@ -221,7 +223,8 @@ TEST_CASE("hostdriver/fs: setattr truncates and extends, times and modes stick")
     // A guard that does not match changes nothing.
     SetAttributes mode;
     mode.mode = 0777;
-    CHECK(failed_with(co_await fs->setattr(f, mode, WallTime{1}), Code::kInvalidArgument));
+    const WallTime wrong_guard{1};
+    CHECK(failed_with(co_await fs->setattr(f, mode, wrong_guard), Code::kInvalidArgument));
     fs = co_await s.crash(fs);
     auto attrs = value_or_fail(co_await fs->getattr(f), "getattr");
     CHECK(attrs.size == 3 * kBlockBytes);
@@ -237,7 +240,8 @@ TEST_CASE("hostdriver/fs: setattr truncates and extends, times and modes stick")
 TEST_CASE("hostdriver/fs: a big directory lists every entry once across checkpoints") {
   with_fs([](FsSession& s) -> Task<void> {
     FileSystem* fs = co_await s.open();
-    const uint64_t d = value_or_fail(co_await fs->mkdir(kRootInode, "big", {}), "mkdir").attrs.inode;
+    const uint64_t d =
+        value_or_fail(co_await fs->mkdir(kRootInode, "big", {}), "mkdir").attrs.inode;
     std::set<std::string> expected;
     for (int i = 0; i < 2000; ++i) {
       std::string name = "file-" + std::to_string(i) + std::string(size_t(i % 50), 'x');
@@ -272,14 +276,15 @@ TEST_CASE("hostdriver/fs: a big directory lists every entry once across checkpoi
 TEST_CASE("hostdriver/fs: a fenced owner cannot change anything") {
   with_fs([](FsSession& s) -> Task<void> {
     FileSystem* a = co_await s.open();
-    const uint64_t f = value_or_fail(
-        co_await a->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f").attrs.inode;
+    const uint64_t f =
+        value_or_fail(co_await a->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
     FileSystem* b = co_await s.open(s.config(HostId(2)));
     // Every mutating call of the old owner fails with kStale and leaves nothing behind.
     CHECK(failed_with(co_await a->create(kRootInode, "late", CreateMode::kGuarded, {}, 0),
                       Code::kStale));
-    CHECK(failed_with(co_await a->write(f, 0, bytes_of("late"), Stability::kFileSync),
-                      Code::kStale));
+    CHECK(
+        failed_with(co_await a->write(f, 0, bytes_of("late"), Stability::kFileSync), Code::kStale));
     CHECK(failed_with(co_await a->mkdir(kRootInode, "late-dir", {}), Code::kStale));
     CHECK(failed_with(co_await a->checkpoint(), Code::kStale));
     CHECK(failed_with(co_await b->lookup(kRootInode, "late"), Code::kNotFound));
