@@ -101,6 +101,7 @@ class FileSystemImpl final {
   // checkpoint.cpp
   Task<Result<void>> checkpoint();
 
+  Env& env() { return env_; }
   uint64_t fs_id() const { return superblock_.fs_id; }
   FsStats stats() const;
   blockstore::BlockStore& store() { return *store_; }
