@@ -89,22 +89,34 @@ Task<Result<void>> FileSystemImpl::write_checkpoint(FrozenChanges frozen) {
   next.checkpoints = superblock_.checkpoints + 1;
   // Every node record (and every operation before the mark) durable before the root names them.
   CO_RETURN_IF_ERROR(co_await store_->wait_durable(store_->log_mark()));
-  auto swapped = co_await registers_->register_cas(root_register(config_.datastore), root_version_,
-                                                   encode_superblock(next), Epoch(lease_epoch_));
-  if (!swapped.ok()) {
-    if (swapped.code() == Code::kStale && !fenced_) fenced_ = swapped.error();
-    co_return swapped.error();
+  const std::vector<uint8_t> value = encode_superblock(next);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto client = co_await registers();
+    if (!client.ok()) co_return client.error();
+    auto swapped = co_await (*client)->register_cas(root_register(config_.datastore), root_version_,
+                                                    value, Epoch(lease_epoch_));
+    if (!swapped.ok()) {
+      if (swapped.code() == Code::kStale && !fenced_) fenced_ = swapped.error();
+      co_return swapped.error();  // a lost connection: the next checkpoint tries again
+    }
+    if (swapped->swapped) {
+      root_version_ = swapped->current.version;
+      superblock_ = std::move(next);
+      co_return ok_result();
+    }
+    if (swapped->current.epoch == lease_epoch_ && attempt == 0) {
+      // Only this owner swaps with this epoch (a new owner raises it before anything else): an
+      // earlier checkpoint of ours landed and its reply was lost. Its nodes were durable before
+      // it was sent, so it is a valid checkpoint; swap again from its version.
+      root_version_ = swapped->current.version;
+      continue;
+    }
+    break;
   }
-  if (!swapped->swapped) {
-    // Someone else changed the root: a newer owner. Never write again.
-    fenced_ = make_error(Code::kStale, "datastore " + config_.datastore +
-                                           ": the root changed under this owner (version " +
-                                           std::to_string(swapped->current.version) + ")");
-    co_return *fenced_;
-  }
-  root_version_ = swapped->current.version;
-  superblock_ = std::move(next);
-  co_return ok_result();
+  // Someone else changed the root: a newer owner. Never write again.
+  fenced_ = make_error(Code::kStale,
+                       "datastore " + config_.datastore + ": the root changed under this owner");
+  co_return *fenced_;
 }
 
 Task<Result<void>> FileSystemImpl::checkpoint() {

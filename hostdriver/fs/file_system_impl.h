@@ -111,6 +111,8 @@ class FileSystemImpl final {
 
  private:
   // fs_open.cpp
+  // The register connection, reconnected if it broke.
+  Task<Result<protocol::ShelfClient*>> registers();
   Task<Result<void>> take_lease();
   Task<Result<void>> replay();
   Task<void> reap_orphans();

@@ -20,13 +20,27 @@ FileSystemImpl::~FileSystemImpl() {
   ASSERT_MSG(!opened_ || closed_, "FileSystem destroyed without close()");
 }
 
-Task<Result<void>> FileSystemImpl::take_lease() {
+Task<Result<protocol::ShelfClient*>> FileSystemImpl::registers() {
+  // The connection breaks when the shelf restarts or the network resets it; the file system
+  // outlives that (the block store reconnects its own), so connect again when needed.
+  if (registers_ != nullptr && !registers_->rpc().broken()) co_return registers_.get();
+  if (registers_ != nullptr) {
+    co_await registers_->close();
+    registers_.reset();
+  }
   auto client = co_await protocol::ShelfClient::connect(env_, config_.store.shelf);
   if (!client.ok()) co_return client.error();
   registers_ = std::move(client).value();
+  co_return registers_.get();
+}
+
+Task<Result<void>> FileSystemImpl::take_lease() {
   const std::string name = lease_register(config_.datastore);
   for (size_t attempt = 0; attempt < kLeaseAttemptsMax; ++attempt) {
-    auto current = co_await registers_->register_get(name);
+    auto connected = co_await registers();
+    if (!connected.ok()) co_return connected.error();
+    protocol::ShelfClient* client = *connected;
+    auto current = co_await client->register_get(name);
     if (!current.ok()) co_return current.error();
     uint64_t epoch = current->epoch;
     if (current->exists) {
@@ -35,8 +49,8 @@ Task<Result<void>> FileSystemImpl::take_lease() {
       epoch = std::max(epoch, lease->epoch);
     }
     const Lease mine{static_cast<uint32_t>(config_.host.value()), epoch + 1};
-    auto swapped = co_await registers_->register_cas(name, current->version, encode_lease(mine),
-                                                     Epoch(mine.epoch));
+    auto swapped = co_await client->register_cas(name, current->version, encode_lease(mine),
+                                                 Epoch(mine.epoch));
     if (!swapped.ok()) co_return swapped.error();
     if (swapped->swapped) {
       lease_epoch_ = mine.epoch;
@@ -61,7 +75,9 @@ Task<Result<void>> FileSystemImpl::open_store(uint32_t log_id, uint32_t block_si
 
 Task<Result<void>> FileSystemImpl::format_datastore(FormatOptions options) {
   CO_RETURN_IF_ERROR(co_await take_lease());
-  auto existing = co_await registers_->register_get(root_register(config_.datastore));
+  auto connected = co_await registers();
+  if (!connected.ok()) co_return connected.error();
+  auto existing = co_await (*connected)->register_get(root_register(config_.datastore));
   if (!existing.ok()) co_return existing.error();
   if (existing->exists) {
     co_return make_error(Code::kExists, "datastore " + config_.datastore + " is formatted");
@@ -107,13 +123,16 @@ Task<Result<void>> FileSystemImpl::open() {
   // Fence older owners' checkpoints: our epoch on the root register.
   bool fenced_root = false;
   for (size_t attempt = 0; attempt < kLeaseAttemptsMax && !fenced_root; ++attempt) {
-    auto current = co_await registers_->register_get(name);
+    auto connected = co_await registers();
+    if (!connected.ok()) co_return connected.error();
+    protocol::ShelfClient* client = *connected;
+    auto current = co_await client->register_get(name);
     if (!current.ok()) co_return current.error();
     if (!current->exists) {
       co_return make_error(Code::kNotFound, "datastore " + config_.datastore + " is not formatted");
     }
-    auto swapped = co_await registers_->register_cas(name, current->version, current->value,
-                                                     Epoch(lease_epoch_));
+    auto swapped =
+        co_await client->register_cas(name, current->version, current->value, Epoch(lease_epoch_));
     if (!swapped.ok()) co_return swapped.error();
     if (!swapped->swapped) continue;  // an older owner's last checkpoint landed: read again
     auto superblock = decode_superblock(swapped->current.value);

@@ -5,7 +5,13 @@
 //                                           the host driver's block store on the simulated shelf
 //                                           (sim/harness/blockstore_sim.h); defaults 3 hosts,
 //                                           8 disks, 20 s
-//   sim_run --soak [--blockstore] [--seconds S] [same options]
+//   sim_run --fs --seed N [same options]    the host driver's file system: hosts take turns owning
+//                                           one datastore (sim/harness/fs_sim.h); defaults 3
+//                                           hosts, 8 disks, 20 s, safety runs
+//   sim_run --fs-crash-points --seed N [--sequence K]
+//                                           crash the owner after every persistence point of a
+//                                           short operation sequence (K = 0, 1; default both)
+//   sim_run --soak [--blockstore|--fs] [--seconds S] [same options]
 //                                           random seeds until stopped (or S wall seconds);
 //                                           prints seeds/s, simulated hours, faults by type,
 //                                           and every failing seed
@@ -19,12 +25,17 @@
 #include <string>
 
 #include "sim/harness/blockstore_sim.h"
+#include "sim/harness/fs_sim.h"
 #include "sim/harness/shelf_sim.h"
 
 namespace {
 
 using splitarray::sim::BlockStoreSimConfig;
 using splitarray::sim::BlockStoreSimReport;
+using splitarray::sim::FsCrashPointsConfig;
+using splitarray::sim::FsCrashPointsReport;
+using splitarray::sim::FsSimConfig;
+using splitarray::sim::FsSimReport;
 using splitarray::sim::ShelfSimConfig;
 using splitarray::sim::ShelfSimReport;
 
@@ -34,6 +45,9 @@ struct Args {
   double soak_seconds = 0;  // 0: until stopped
   bool verbose = false;
   bool blockstore = false;
+  bool fs = false;
+  bool fs_crash_points = false;
+  int sequence = -1;       // --fs-crash-points: -1 = every sequence
   bool host_kill = false;  // --blockstore: host crashes are kill -9 (see BlockStoreSimConfig)
   bool hosts_set = false;
   bool disks_set = false;
@@ -41,12 +55,14 @@ struct Args {
 };
 
 int usage(const char* message) {
-  std::fprintf(stderr,
-               "sim_run: %s\nusage: sim_run --seed N [--hosts H] [--disks D] [--duration S]\n"
-               "               [--detection|--safety] [--verbose] [--blockstore [--host-kill]]\n"
-               "       sim_run --soak [--seconds S] [--hosts H] [--disks D] [--duration S]\n"
-               "               [--blockstore]\n",
-               message);
+  std::fprintf(
+      stderr,
+      "sim_run: %s\nusage: sim_run --seed N [--hosts H] [--disks D] [--duration S]\n"
+      "               [--detection|--safety] [--verbose] [--blockstore [--host-kill]|--fs]\n"
+      "       sim_run --fs-crash-points --seed N [--sequence K] [--verbose]\n"
+      "       sim_run --soak [--seconds S] [--hosts H] [--disks D] [--duration S]\n"
+      "               [--blockstore|--fs]\n",
+      message);
   return 2;
 }
 
@@ -71,6 +87,10 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.verbose = true;
     } else if (arg == "--blockstore") {
       args.blockstore = true;
+    } else if (arg == "--fs") {
+      args.fs = true;
+    } else if (arg == "--fs-crash-points") {
+      args.fs_crash_points = true;
     } else if (arg == "--host-kill") {
       args.host_kill = true;
     } else if (arg == "--detection") {
@@ -91,6 +111,9 @@ bool parse_args(int argc, char** argv, Args& args) {
       } else if (arg == "--duration" && value >= 1) {
         args.config.duration = std::chrono::seconds(value);
         args.duration_set = true;
+      } else if (arg == "--sequence" &&
+                 value < static_cast<uint64_t>(splitarray::sim::kFsCrashSequences)) {
+        args.sequence = static_cast<int>(value);
       } else if (arg == "--seconds") {
         args.soak_seconds = static_cast<double>(value);
       } else {
@@ -165,6 +188,71 @@ void print_blockstore_report(const BlockStoreSimReport& report) {
   std::fflush(stdout);
 }
 
+FsSimConfig fs_config(const Args& args) {
+  FsSimConfig config;
+  config.seed = args.config.seed;
+  if (args.hosts_set) config.hosts = args.config.hosts;
+  if (args.disks_set) config.disks = args.config.disks;
+  if (args.duration_set) config.duration = args.config.duration;
+  config.detection = args.config.detection;
+  config.log_level = args.config.log_level;
+  config.log_sink = args.config.log_sink;
+  return config;
+}
+
+void print_fs_report(const FsSimReport& report) {
+  std::printf("fs seed %" PRIu64 " (%s run): %s\n", report.seed,
+              report.detection ? "detection" : "safety", report.ok() ? "ok" : "VIOLATIONS");
+  std::printf("  simulated %.1f s, %" PRIu64 " events, %" PRIu64 " acknowledged ops (%" PRIu64
+              " predicted errors, %" PRIu64 " writes, %" PRIu64 " commits, %" PRIu64
+              " checked reads), %" PRIu64 " failed ops\n",
+              splitarray::to_seconds(report.simulated), report.events, report.acked_ops,
+              report.expected_errors, report.acked_writes, report.acked_commits,
+              report.checked_reads, report.failed_ops);
+  std::printf("  owners: %" PRIu64 " opens (%" PRIu64 " after a failed op, %" PRIu64
+              " by crashed hosts), %" PRIu64 " replayed ops, %" PRIu64 " checkpoints\n",
+              report.opens, report.reopens, report.zombie_opens, report.replayed_ops,
+              report.checkpoints);
+  std::printf("  recoveries: %" PRIu64 " trees matched (%" PRIu64 " with uncertain ops, %" PRIu64
+              " without the last op issued, %" PRIu64 " with torn writes); check: %" PRIu64
+              " objects, fsck %s\n",
+              report.resolves, report.resolved_uncertain, report.resolved_dropped,
+              report.torn_matches, report.final_objects,
+              report.fsck_ran ? report.fsck_summary.c_str() : "not run");
+  std::printf("  shelf crashes %" PRIu64 " (power losses %" PRIu64 "), owner crashes %" PRIu64
+              ", partitions %" PRIu64 "\n",
+              report.crashes, report.power_losses, report.owner_crashes, report.partitions);
+  std::printf("  fault plan: %s\n  faults fired: %s\n", report.plan_summary.c_str(),
+              report.faults_summary.c_str());
+  for (const std::string& what : report.violations) std::printf("  VIOLATION: %s\n", what.c_str());
+  std::printf("trace hash: %016" PRIx64 "\n", report.trace_hash);
+  std::fflush(stdout);
+}
+
+bool run_fs_crash_points(const Args& args, int sequence) {
+  FsCrashPointsConfig config;
+  config.seed = args.config.seed;
+  config.sequence = sequence;
+  config.log_level = args.config.log_level;
+  config.log_sink = args.config.log_sink;
+  const FsCrashPointsReport report = splitarray::sim::run_fs_crash_points(config);
+  std::printf("fs crash points, seed %" PRIu64 ", sequence %d:", report.seed, report.sequence);
+  for (const std::string& step : report.steps) std::printf(" [%s]", step.c_str());
+  std::printf("\n  %zu persistence points\n", report.outcomes.size());
+  for (const auto& outcome : report.outcomes) {
+    std::printf("  point %3" PRIu64 " %-15s in flight: %-28s recovered: %s (of %zu), fsck %s%s\n",
+                outcome.point, outcome.kind.c_str(), outcome.in_flight.c_str(),
+                outcome.recovered.c_str(), outcome.candidates,
+                outcome.fsck_ran ? (outcome.fsck_ok ? "ok" : "PROBLEMS") : "not run",
+                outcome.old_owner_unwound ? "" : ", old owner stuck");
+  }
+  for (const std::string& what : report.violations) std::printf("  VIOLATION: %s\n", what.c_str());
+  std::printf("%s; trace hash: %016" PRIx64 "\n", report.ok() ? "ok" : "VIOLATIONS",
+              report.trace_hash);
+  std::fflush(stdout);
+  return report.ok();
+}
+
 int run_soak(Args args) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
@@ -177,7 +265,20 @@ int run_soak(Args args) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     if (args.soak_seconds > 0 && elapsed >= args.soak_seconds) break;
     args.config.seed = (static_cast<uint64_t>(device()) << 32) | device();
-    if (args.blockstore) {
+    if (args.fs) {
+      const FsSimConfig config = fs_config(args);
+      const FsSimReport report = splitarray::sim::run_fs_sim(config);
+      ++runs;
+      simulated += splitarray::to_seconds(report.simulated);
+      for (size_t i = 0; i < fired.size(); ++i) fired[i] += report.faults_fired[i];
+      if (!report.ok()) {
+        ++failures;
+        print_fs_report(report);
+        std::printf(
+            "FAILING SEED: sim_run --fs --seed %" PRIu64 " --hosts %u --disks %u --duration %.0f\n",
+            report.seed, config.hosts, config.disks, splitarray::to_seconds(config.duration));
+      }
+    } else if (args.blockstore) {
       const BlockStoreSimConfig config = blockstore_config(args);
       const BlockStoreSimReport report = splitarray::sim::run_blockstore_sim(config);
       ++runs;
@@ -231,6 +332,18 @@ int main(int argc, char** argv) {
     args.config.log_sink = &sink;
   }
   if (args.soak) return run_soak(args);
+  if (args.fs_crash_points) {
+    bool ok = true;
+    for (int k = 0; k < splitarray::sim::kFsCrashSequences; ++k) {
+      if (args.sequence < 0 || args.sequence == k) ok = run_fs_crash_points(args, k) && ok;
+    }
+    return ok ? 0 : 1;
+  }
+  if (args.fs) {
+    const FsSimReport report = splitarray::sim::run_fs_sim(fs_config(args));
+    print_fs_report(report);
+    return report.ok() ? 0 : 1;
+  }
   if (args.blockstore) {
     const BlockStoreSimReport report = splitarray::sim::run_blockstore_sim(blockstore_config(args));
     print_blockstore_report(report);

@@ -4,6 +4,43 @@
 #include "netshelf/service/shelf_handler.h"
 
 namespace splitarray::sim {
+namespace {
+
+bool makes_durable(protocol::MessageType type) {
+  using protocol::MessageType;
+  switch (type) {
+    case MessageType::kNvramAppend:
+    case MessageType::kNvramTrim:
+    case MessageType::kFragmentWrite:
+    case MessageType::kFragmentDelete:
+    case MessageType::kIndexInsert:
+    case MessageType::kIndexRemove:
+    case MessageType::kRegisterCas:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The shelf's handler, reporting each completed durable request to the persist hook.
+class PersistPointHandler final : public protocol::RequestHandler {
+ public:
+  PersistPointHandler(protocol::RequestHandler& inner, const ShelfNode::PersistHook& hook)
+      : inner_(inner), hook_(hook) {}
+
+  Task<Result<protocol::Reply>> handle(protocol::RequestContext& context,
+                                       protocol::Frame request) override {
+    Result<protocol::Reply> reply = co_await inner_.handle(context, std::move(request));
+    if (reply.ok() && hook_ && makes_durable(context.type)) hook_(context.type, context.peer);
+    co_return reply;
+  }
+
+ private:
+  protocol::RequestHandler& inner_;
+  const ShelfNode::PersistHook& hook_;
+};
+
+}  // namespace
 
 ShelfNode::ShelfNode(SimWorld& world, SimFabric& fabric, FaultPlan& plan, LogSink& log_sink,
                      netshelf::ShelfConfig config, LogLevel log_level)
@@ -48,10 +85,11 @@ Task<void> ShelfNode::serve(Incarnation& incarnation, bool format) {
     co_return;
   }
   netshelf::ShelfHandler handler(env, **shelf);
+  PersistPointHandler counted(handler, persist_hook_);
   protocol::RpcServerOptions options;
   options.connections_max = config_.connections_max;
   options.inflight_per_connection_max = config_.inflight_per_connection_max;
-  protocol::RpcServer server(env, handler, options);
+  protocol::RpcServer server(env, counted, options);
   Result<Address> bound = server.listen(config_.listen);
   if (incarnation.stop_requested) {
     // Stopped or killed while recovering: never start serving.

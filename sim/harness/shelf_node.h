@@ -6,8 +6,14 @@
 // kills the running incarnation (kill -9, or power loss that also drops unflushed writes); the
 // dead incarnation's coroutines unwind on their own (every operation fails) and reap() destroys
 // it once they have. At most one incarnation serves at a time.
+//
+// Persistence points: set_persist_hook() is called on the shelf's event loop each time a request
+// that makes something durable (NVRAM append or trim, fragment write or delete, index insert or
+// remove, register compare-and-swap) completes ok, before its reply is sent. The file-system
+// harness counts them and crashes a host right after a chosen one (fs_sim.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +53,10 @@ class ShelfNode final {
   size_t reap();
   uint64_t incarnations() const { return incarnations_; }
 
+  using PersistHook = std::function<void(protocol::MessageType type, const Address& peer)>;
+  // Applies to every incarnation (also the running one); an empty hook turns it off.
+  void set_persist_hook(PersistHook hook) { persist_hook_ = std::move(hook); }
+
  private:
   struct Incarnation {
     std::unique_ptr<SimProcess> process;
@@ -66,6 +76,7 @@ class ShelfNode final {
   std::vector<std::unique_ptr<Incarnation>> dead_;
   uint64_t incarnations_ = 0;
   std::string last_failure_;
+  PersistHook persist_hook_;
 };
 
 }  // namespace splitarray::sim
