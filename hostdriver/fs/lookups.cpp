@@ -9,6 +9,12 @@
 #include "hostdriver/fs/file_system_impl.h"
 
 namespace splitarray::hostdriver::fs {
+namespace {
+
+// Entries one scan step of a name lookup asks for (usually the range holds 0 or 1).
+constexpr size_t kNameScanPage = 2;
+
+}  // namespace
 
 Result<void> FileSystemImpl::usable() const {
   if (fenced_) return *fenced_;
@@ -80,12 +86,32 @@ Task<Result<std::vector<FoundEntry>>> FileSystemImpl::entries_in(uint64_t dir, u
     }
     std::shared_ptr<meta::BTree> tree = dir_tree(dir, (*loaded)->record);
     const uint64_t drops = state_->drops();
-    auto scan = co_await tree->scan(first, static_cast<size_t>(last - first + 1));
-    if (!scan.ok()) co_return scan.error();
+    // A name's keys are a narrow range that usually holds 0 or 1 entries: scan in small pages and
+    // stop at the first key past it (a scan has no upper bound; asking for the whole range would
+    // copy that many entries from beyond it).
+    std::vector<meta::LeafEntry> in_range;
+    std::optional<uint64_t> from = first;
+    Result<void> scanned = ok_result();
+    while (from && *from <= last) {
+      auto page = co_await tree->scan(*from, kNameScanPage);
+      if (!page.ok()) {
+        scanned = page.error();
+        break;
+      }
+      bool past = false;
+      for (meta::LeafEntry& leaf : page->entries) {
+        if (leaf.key > last) {
+          past = true;
+          break;
+        }
+        in_range.push_back(std::move(leaf));
+      }
+      from = past ? std::nullopt : page->next;
+    }
+    if (!scanned.ok()) co_return scanned.error();
     if (state_->drops() != drops) continue;
     std::map<uint64_t, DirEntry> merged;
-    for (const meta::LeafEntry& leaf : scan->entries) {
-      if (leaf.key > last) break;
+    for (const meta::LeafEntry& leaf : in_range) {
       auto entry = decode_dir_entry(leaf.value);
       if (!entry.ok()) co_return entry.error();
       merged.emplace(leaf.key, std::move(entry).value());

@@ -100,17 +100,17 @@ std::string write_config(const std::string& dir, const ShelfLayout& layout, uint
 
 // A benchmark killed from outside (a ctest timeout) leaves its state directory behind, which
 // on tmpfs holds RAM: remove those whose process (named in the directory) no longer exists.
-void remove_stale_state(const std::string& base_dir) {
+void remove_stale_state(const std::string& base_dir, const std::string& prefix) {
+  ASSERT(!prefix.empty());
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(base_dir, error)) {
     const std::string name = entry.path().filename();
-    const std::string prefix = "sa-datapath-";
     if (name.rfind(prefix, 0) != 0 || !entry.is_directory()) continue;
     const std::string pid =
         name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     if (std::filesystem::exists("/proc/" + pid)) continue;
-    std::fprintf(stderr, "datapath_bench: removing stale %s\n", entry.path().c_str());
+    std::fprintf(stderr, "bench: removing stale %s\n", entry.path().c_str());
     std::filesystem::remove_all(entry.path(), error);
   }
 }
@@ -122,8 +122,9 @@ ShelfProcess::ShelfProcess(const std::string& netshelf_binary, const std::string
     : netshelf_(netshelf_binary) {
   ASSERT(layout.disks >= 1);
   ASSERT(layout.disk_bytes > 0 && layout.nvram_bytes > 0);
-  remove_stale_state(base_dir);
-  std::string pattern = base_dir + "/sa-datapath-" + std::to_string(::getpid()) + "-XXXXXX";
+  remove_stale_state(base_dir, layout.state_prefix);
+  std::string pattern =
+      base_dir + "/" + layout.state_prefix + std::to_string(::getpid()) + "-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) fail(errno_text("mkdtemp " + pattern));
   dir_ = pattern;
   port_ = free_port();

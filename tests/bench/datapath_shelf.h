@@ -1,6 +1,7 @@
 // tests/bench/datapath_shelf.h
-// The real `netshelf` process the datapath benchmark writes to: formatted fresh in a temporary
-// state directory BASE/sa-datapath-PID-XXXXXX (disks are sparse files), started with fork + exec
+// The real `netshelf` process the datapath and meta benchmarks write to: formatted fresh in a
+// temporary state directory BASE/<state_prefix>PID-XXXXXX (sa-datapath-..., sa-meta-...; disks are
+// sparse files), started with fork + exec
 // on a free loopback port and stopped with SIGTERM (it must exit 0). PR_SET_PDEATHSIG kills it if
 // the benchmark aborts. A failed run leaves its directory for inspection; the next run removes
 // such directories once their process is gone (on tmpfs they hold RAM).
@@ -23,6 +24,9 @@ struct ShelfLayout {
   uint64_t disk_bytes = 0;   // each, sparse
   uint64_t nvram_bytes = 0;  // the whole NVRAM file
   uint32_t hosts_max = 2;    // so each host's log ring is nvram_bytes / hosts_max
+  // The state directory's name starts with this (then PID-XXXXXX); stale directories of this
+  // prefix whose process is gone are removed at start.
+  std::string state_prefix = "sa-datapath-";
 };
 
 class ShelfProcess final {
