@@ -47,9 +47,10 @@ Result<void> validate_config(const BlockStoreConfig& config) {
 
 // --- BlockStoreImpl: construction, open, close, stats ------------------------------------------
 
-BlockStoreImpl::BlockStoreImpl(Env& env, BlockStoreConfig config)
+BlockStoreImpl::BlockStoreImpl(Env& env, BlockStoreConfig config, BlockMapBase* base)
     : env_(env),
       config_(std::move(config)),
+      base_(base),
       write_verifier_(env.rng.next_u64()),
       link_(env, config_.shelf, config_.shelf_timeout),
       workers_(std::max<size_t>(1, env.compute.threads()),
@@ -62,6 +63,7 @@ BlockStoreImpl::BlockStoreImpl(Env& env, BlockStoreConfig config)
   if (bloom.ok()) bloom_.emplace(std::move(bloom).value());
   destager_ = std::make_unique<Destager>(env_, config_, link_, workers_);
   reader_ = std::make_unique<ChunkReader>(env_, config_, link_, *destager_, workers_, cache_);
+  if (base_ != nullptr) maps_.set_overlay();
 }
 
 BlockStoreImpl::~BlockStoreImpl() {
@@ -152,9 +154,10 @@ Result<std::vector<DiskIndex>> BlockStoreImpl::placement(ContainerId container) 
 
 // --- BlockStore ---------------------------------------------------------------------------------
 
-Task<Result<std::unique_ptr<BlockStore>>> BlockStore::open(Env& env, BlockStoreConfig config) {
+Task<Result<std::unique_ptr<BlockStore>>> BlockStore::open(Env& env, BlockStoreConfig config,
+                                                           BlockMapBase* base) {
   CO_RETURN_IF_ERROR(validate_config(config));
-  auto impl = std::make_unique<BlockStoreImpl>(env, std::move(config));
+  auto impl = std::make_unique<BlockStoreImpl>(env, std::move(config), base);
   CO_RETURN_IF_ERROR(co_await impl->open());
   co_return std::unique_ptr<BlockStore>(new BlockStore(std::move(impl)));
 }
@@ -197,6 +200,14 @@ LogTicket BlockStore::log_mark() const { return impl_->log_mark(); }
 void BlockStore::fs_ops_covered(LogTicket through) { impl_->fs_ops_covered(through); }
 bool BlockStore::log_pressure() const { return impl_->log_pressure(); }
 Task<void> BlockStore::wait_log_pressure() { co_await impl_->wait_log_pressure(); }
+std::map<InodeId, FileMapChanges> BlockStore::map_changes(LogTicket through) const {
+  return impl_->map_changes(through);
+}
+size_t BlockStore::map_entries() const { return impl_->map_entries(); }
+Task<Result<std::optional<BlockRef>>> BlockStore::lookup_block(InodeId inode,
+                                                               uint64_t block_index) {
+  co_return co_await impl_->lookup_block(inode, block_index);
+}
 std::vector<std::vector<uint8_t>> BlockStore::take_replayed_ops() {
   return impl_->take_replayed_ops();
 }

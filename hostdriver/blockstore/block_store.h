@@ -47,7 +47,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -171,13 +173,36 @@ struct BlockStoreStats {
   uint64_t metadata_chunks_put = 0;
 };
 
+// The block maps below the block store's memory: the file system's checkpointed block-map
+// trees (hostdriver/fs). With a base, the block store keeps only the changes since the last
+// checkpoint in memory (FileMaps overlay mode) and never relogs them; the file system merges them
+// into the base at each checkpoint (map_changes, fs_ops_covered).
+class BlockMapBase {
+ public:
+  virtual ~BlockMapBase() = default;
+  // The references of the blocks in [first_block, last_block] as of the last checkpoint, in
+  // block order; blocks not listed are holes.
+  virtual Task<Result<std::vector<std::pair<uint64_t, BlockRef>>>> lookup(InodeId inode,
+                                                                          uint64_t first_block,
+                                                                          uint64_t last_block) = 0;
+};
+
+// One file's block-map changes since a checkpoint, as FileMaps holds them.
+struct FileMapChanges {
+  std::optional<uint64_t> truncate_from;  // blocks >= this are dropped first
+  std::vector<std::pair<uint64_t, std::optional<BlockRef>>> blocks;  // nullopt: a hole
+};
+
 class BlockStoreImpl;
 
 class BlockStore final {
  public:
   // Connects to the shelf, raises the host's fence to config.epoch, replays the host's NVRAM log
   // (block maps and not yet destaged chunks) and starts the group-commit and destage loops.
-  static Task<Result<std::unique_ptr<BlockStore>>> open(Env& env, BlockStoreConfig config);
+  // With `base` (which must outlive the store), block maps are an overlay over it (see
+  // BlockMapBase); without, they are whole in memory and kept durable by relog.
+  static Task<Result<std::unique_ptr<BlockStore>>> open(Env& env, BlockStoreConfig config,
+                                                        BlockMapBase* base = nullptr);
   ~BlockStore();
   BlockStore(const BlockStore&) = delete;
   BlockStore& operator=(const BlockStore&) = delete;
@@ -226,6 +251,13 @@ class BlockStore final {
   bool log_pressure() const;
   // Resumes when log_pressure() may have become true (or the store closes).
   Task<void> wait_log_pressure();
+  // With a base: the block-map changes of records up to `through` (a copy, per file). After the
+  // checkpoint holding them is durable, fs_ops_covered(through) also drops them from memory.
+  std::map<InodeId, FileMapChanges> map_changes(LogTicket through) const;
+  // Block-map entries in memory (to trigger checkpoints).
+  size_t map_entries() const;
+  // The block's reference as memory and the base say now (nullopt: a hole).
+  Task<Result<std::optional<BlockRef>>> lookup_block(InodeId inode, uint64_t block_index);
   // The fs ops found in the log at open(), in log order (each as queued; a record the shelf
   // stored twice gives its op twice). Moves them out: a second call returns nothing.
   std::vector<std::vector<uint8_t>> take_replayed_ops();
@@ -242,8 +274,8 @@ class BlockStore final {
   uint64_t write_verifier() const;
   BlockStoreStats stats() const;
 
-  // Introspection for tests and fsck.
-  // The block's reference, or kNotFound for a hole / unwritten block.
+  // Introspection for tests.
+  // The block's reference in memory, or kNotFound for a hole / unwritten / only in the base.
   Result<BlockRef> block_ref(InodeId inode, uint64_t block_index) const;
   // Disk of each fragment 0..k+m-1 of a container's stripe.
   Result<std::vector<DiskIndex>> placement(ContainerId container) const;

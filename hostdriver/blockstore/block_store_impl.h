@@ -58,7 +58,7 @@ struct Change {
 
 class BlockStoreImpl final {
  public:
-  BlockStoreImpl(Env& env, BlockStoreConfig config);
+  BlockStoreImpl(Env& env, BlockStoreConfig config, BlockMapBase* base);
   ~BlockStoreImpl();
 
   Task<Result<void>> open();
@@ -75,6 +75,11 @@ class BlockStoreImpl final {
   LogTicket log_mark() const;
   void fs_ops_covered(LogTicket through);
   bool log_pressure() const { return log_pressure_; }
+  std::map<InodeId, FileMapChanges> map_changes(LogTicket through) const {
+    return maps_.changes(through.value);
+  }
+  size_t map_entries() const { return maps_.entries(); }
+  Task<Result<std::optional<BlockRef>>> lookup_block(InodeId inode, uint64_t block_index);
   Task<void> wait_log_pressure();
   std::vector<std::vector<uint8_t>> take_replayed_ops() { return std::move(replayed_ops_); }
   Task<Result<void>> commit();
@@ -93,6 +98,10 @@ class BlockStoreImpl final {
   Task<void> wait_turn(uint64_t arrival);
   void finish_turn(uint64_t arrival);
   Task<Result<void>> read_block(InodeId inode, uint64_t block_index, std::span<uint8_t> out);
+  // The references of blocks [first, last] from memory, and from the base for blocks memory
+  // does not know (overlay mode). Blocks not listed are holes.
+  Task<Result<std::vector<std::pair<uint64_t, BlockRef>>>> map_range(InodeId inode, uint64_t first,
+                                                                     uint64_t last);
   Task<Result<void>> fingerprint_all(std::vector<PendingBlock>& blocks);
   Task<Result<void>> dedup(std::vector<PendingBlock>& blocks);
   Task<Result<void>> compress_new(std::vector<PendingBlock>& blocks);
@@ -123,6 +132,7 @@ class BlockStoreImpl final {
 
   Env& env_;
   const BlockStoreConfig config_;
+  BlockMapBase* const base_;  // nullptr: maps whole in memory
   const uint64_t write_verifier_;
   ShelfLink link_;
   Workers workers_;

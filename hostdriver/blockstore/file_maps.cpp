@@ -1,6 +1,8 @@
 // hostdriver/blockstore/file_maps.cpp
 #include "hostdriver/blockstore/file_maps.h"
 
+#include <algorithm>
+
 #include "common/assert.h"
 
 namespace splitarray::hostdriver::blockstore {
@@ -8,54 +10,140 @@ namespace splitarray::hostdriver::blockstore {
 const BlockRef* FileMaps::find(InodeId inode, uint64_t block_index) const {
   auto file = files_.find(inode);
   if (file == files_.end()) return nullptr;
-  auto entry = file->second.find(block_index);
-  return entry == file->second.end() ? nullptr : &entry->second.ref;
+  auto entry = file->second.blocks.find(block_index);
+  if (entry == file->second.blocks.end()) return nullptr;
+  return entry->second.ref.location.container_id == 0 ? nullptr : &entry->second.ref;
+}
+
+MapHit FileMaps::lookup(InodeId inode, uint64_t block_index, BlockRef* ref) const {
+  auto file = files_.find(inode);
+  if (file == files_.end()) return overlay_ ? MapHit::kUnknown : MapHit::kHole;
+  auto entry = file->second.blocks.find(block_index);
+  if (entry != file->second.blocks.end()) {
+    if (entry->second.ref.location.container_id == 0) return MapHit::kHole;
+    *ref = entry->second.ref;
+    return MapHit::kMapped;
+  }
+  if (!overlay_) return MapHit::kHole;
+  for (const Mark& mark : file->second.marks) {
+    if (block_index >= mark.first_block) return MapHit::kHole;
+  }
+  return MapHit::kUnknown;
 }
 
 void FileMaps::set(InodeId inode, uint64_t block_index, const BlockRef& ref, uint64_t ticket) {
-  ASSERT(ref.location.container_id != 0);
-  auto [it, inserted] = files_[inode].try_emplace(block_index, Entry{ref, ticket});
+  ASSERT(overlay_ || ref.location.container_id != 0);
+  const bool mapped = ref.location.container_id != 0;
+  auto [it, inserted] = files_[inode].blocks.try_emplace(block_index, Entry{ref, ticket});
   if (inserted) {
-    ++mapped_blocks_;
+    ++entries_;
+    if (mapped) ++mapped_blocks_;
   } else {
+    const bool was_mapped = it->second.ref.location.container_id != 0;
+    if (was_mapped != mapped) {
+      if (mapped) {
+        ++mapped_blocks_;
+      } else {
+        --mapped_blocks_;
+      }
+    }
     it->second = Entry{ref, ticket};
   }
   by_ticket_[ticket].emplace_back(inode, block_index);
 }
 
-void FileMaps::erase(InodeId inode, uint64_t block_index) {
-  auto file = files_.find(inode);
-  if (file == files_.end()) return;
-  if (file->second.erase(block_index) == 1) {
+void FileMaps::erase_entry(std::map<uint64_t, Entry>::iterator it,
+                           std::map<uint64_t, Entry>& blocks) {
+  if (it->second.ref.location.container_id != 0) {
     ASSERT(mapped_blocks_ > 0);
     --mapped_blocks_;
   }
+  ASSERT(entries_ > 0);
+  --entries_;
+  blocks.erase(it);
+}
+
+void FileMaps::erase(InodeId inode, uint64_t block_index) {
+  auto file = files_.find(inode);
+  if (file == files_.end()) return;
+  auto it = file->second.blocks.find(block_index);
+  if (it != file->second.blocks.end()) erase_entry(it, file->second.blocks);
   if (file->second.empty()) files_.erase(file);
 }
 
 void FileMaps::apply(InodeId inode, const MapUpdate& update, uint64_t ticket) {
-  if (update.is_hole()) {
+  if (update.is_hole() && !overlay_) {
     erase(inode, update.block_index);
   } else {
     set(inode, update.block_index, BlockRef{update.fp, update.location}, ticket);
   }
 }
 
-void FileMaps::truncate_from(InodeId inode, uint64_t first_block) {
+void FileMaps::truncate_from(InodeId inode, uint64_t first_block, uint64_t ticket) {
   auto file = files_.find(inode);
-  if (file == files_.end()) return;
-  FileMap& map = file->second;
-  auto from = map.lower_bound(first_block);
-  const auto dropped = static_cast<uint64_t>(std::distance(from, map.end()));
-  ASSERT(dropped <= mapped_blocks_);
-  map.erase(from, map.end());
-  mapped_blocks_ -= dropped;
-  if (map.empty()) files_.erase(file);
+  if (file == files_.end()) {
+    if (!overlay_) return;
+    file = files_.try_emplace(inode).first;
+  }
+  std::map<uint64_t, Entry>& blocks = file->second.blocks;
+  for (auto it = blocks.lower_bound(first_block); it != blocks.end();) {
+    auto next = std::next(it);
+    erase_entry(it, blocks);
+    it = next;
+  }
+  if (overlay_) {
+    file->second.marks.push_back(Mark{first_block, ticket});
+    by_ticket_[ticket].emplace_back(inode, kMarkPair);
+  }
+  if (file->second.empty()) files_.erase(file);
 }
 
 void FileMaps::apply(const LogRecord& record, uint64_t ticket) {
-  if (record.truncate_from_block) truncate_from(record.inode, *record.truncate_from_block);
+  if (record.inode.value() == 0) return;  // metadata chunks / fs operations only
+  if (record.truncate_from_block) {
+    truncate_from(record.inode, *record.truncate_from_block, ticket);
+  }
   for (const MapUpdate& update : record.updates) apply(record.inode, update, ticket);
+}
+
+std::map<InodeId, FileMapChanges> FileMaps::changes(uint64_t through) const {
+  ASSERT(overlay_);
+  std::map<InodeId, FileMapChanges> out;
+  for (const auto& [inode, file] : files_) {
+    FileMapChanges change;
+    for (const Mark& mark : file.marks) {
+      if (mark.ticket > through) continue;
+      change.truncate_from = std::min(change.truncate_from.value_or(UINT64_MAX), mark.first_block);
+    }
+    for (const auto& [block, entry] : file.blocks) {
+      if (entry.ticket > through) continue;
+      if (entry.ref.location.container_id == 0) {
+        change.blocks.emplace_back(block, std::nullopt);
+      } else {
+        change.blocks.emplace_back(block, entry.ref);
+      }
+    }
+    if (change.truncate_from || !change.blocks.empty()) out.emplace(inode, std::move(change));
+  }
+  return out;
+}
+
+void FileMaps::drop_through(uint64_t through) {
+  ASSERT(overlay_);
+  for (auto file = files_.begin(); file != files_.end();) {
+    std::map<uint64_t, Entry>& blocks = file->second.blocks;
+    for (auto it = blocks.begin(); it != blocks.end();) {
+      auto next = std::next(it);
+      if (it->second.ticket <= through) erase_entry(it, blocks);
+      it = next;
+    }
+    std::vector<Mark>& marks = file->second.marks;
+    marks.erase(std::remove_if(marks.begin(), marks.end(),
+                               [through](const Mark& mark) { return mark.ticket <= through; }),
+                marks.end());
+    file = file->second.empty() ? files_.erase(file) : std::next(file);
+  }
+  prune_front();
 }
 
 std::vector<LogRecord> FileMaps::take_relog(uint64_t through_ticket, uint64_t new_ticket,
@@ -70,10 +158,11 @@ std::vector<LogRecord> FileMaps::take_relog(uint64_t through_ticket, uint64_t ne
     while (!pairs.empty() && taken < max_entries) {
       const auto [inode, block_index] = pairs.back();
       pairs.pop_back();
+      ASSERT(!overlay_);  // an overlay is covered by checkpoints, never relogged
       auto file = files_.find(inode);
       if (file == files_.end()) continue;
-      auto entry = file->second.find(block_index);
-      if (entry == file->second.end() || entry->second.ticket != ticket) continue;  // stale
+      auto entry = file->second.blocks.find(block_index);
+      if (entry == file->second.blocks.end() || entry->second.ticket != ticket) continue;  // stale
       LogRecord& record = by_inode[inode];
       record.inode = inode;
       record.updates.push_back(
@@ -107,8 +196,14 @@ void FileMaps::prune_front() {
       const auto [inode, block_index] = pairs.back();
       auto file = files_.find(inode);
       if (file != files_.end()) {
-        auto entry = file->second.find(block_index);
-        if (entry != file->second.end() && entry->second.ticket == ticket) return;
+        if (block_index == kMarkPair) {
+          for (const Mark& mark : file->second.marks) {
+            if (mark.ticket == ticket) return;
+          }
+        } else {
+          auto entry = file->second.blocks.find(block_index);
+          if (entry != file->second.blocks.end() && entry->second.ticket == ticket) return;
+        }
       }
       pairs.pop_back();
     }

@@ -121,6 +121,7 @@ void BlockStoreImpl::fs_ops_covered(LogTicket through) {
   while (!fs_op_tickets_.empty() && fs_op_tickets_.front() <= fs_covered_ticket_) {
     fs_op_tickets_.pop_front();
   }
+  if (maps_.overlay()) maps_.drop_through(through.value);  // the base holds them now
   log_pressure_ = false;
   // Wake the trimmer: what it was held back from may be trimmable now.
   destager_->progress().notify_all();

@@ -10,6 +10,56 @@
 
 namespace splitarray::hostdriver::blockstore {
 
+Task<Result<std::vector<std::pair<uint64_t, BlockRef>>>> BlockStoreImpl::map_range(InodeId inode,
+                                                                                   uint64_t first,
+                                                                                   uint64_t last) {
+  ASSERT(first <= last);
+  // Memory first, in one synchronous pass: the answer reflects the maps at the time of the call
+  // (plus the base for what memory did not know then).
+  std::vector<std::pair<uint64_t, BlockRef>> found;
+  std::optional<uint64_t> unknown_first;
+  uint64_t unknown_last = 0;
+  for (uint64_t b = first; b <= last; ++b) {
+    BlockRef ref;
+    switch (maps_.lookup(inode, b, &ref)) {
+      case MapHit::kMapped:
+        found.emplace_back(b, ref);
+        break;
+      case MapHit::kHole:
+        break;
+      case MapHit::kUnknown:
+        if (!unknown_first) unknown_first = b;
+        unknown_last = b;
+        break;
+    }
+    if (b == UINT64_MAX) break;
+  }
+  if (!unknown_first) co_return found;
+  ASSERT(base_ != nullptr);
+  // Snapshot which blocks were unknown before waiting: memory may change while the base answers.
+  std::vector<uint64_t> unknown;
+  for (uint64_t b = *unknown_first; b <= unknown_last; ++b) {
+    BlockRef ignored;
+    if (maps_.lookup(inode, b, &ignored) == MapHit::kUnknown) unknown.push_back(b);
+  }
+  auto base = co_await base_->lookup(inode, *unknown_first, unknown_last);
+  if (!base.ok()) co_return base.error();
+  for (const auto& [block, ref] : *base) {
+    if (std::binary_search(unknown.begin(), unknown.end(), block)) found.emplace_back(block, ref);
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  co_return found;
+}
+
+Task<Result<std::optional<BlockRef>>> BlockStoreImpl::lookup_block(InodeId inode,
+                                                                   uint64_t block_index) {
+  auto found = co_await map_range(inode, block_index, block_index);
+  if (!found.ok()) co_return found.error();
+  if (found->empty()) co_return std::optional<BlockRef>();
+  co_return std::optional<BlockRef>(found->front().second);
+}
+
 Task<Result<std::vector<uint8_t>>> BlockStoreImpl::read(InodeId inode, uint64_t offset,
                                                         uint32_t length) {
   CO_RETURN_IF_ERROR(usable());
@@ -29,16 +79,16 @@ Task<Result<std::vector<uint8_t>>> BlockStoreImpl::read(InodeId inode, uint64_t 
   const uint64_t last_block = (end - 1) / block_size;
   std::vector<uint8_t> out(length, 0);
 
-  // Snapshot the references now: the result reflects the maps at the time of the call.
   struct Wanted {
     uint64_t block_index;
     BlockRef ref;
     Result<void> outcome = ok_result();
   };
+  auto mapped = co_await map_range(inode, first_block, last_block);
+  if (!mapped.ok()) co_return mapped.error();
   std::vector<Wanted> wanted;
-  for (uint64_t b = first_block; b <= last_block; ++b) {
-    if (const BlockRef* ref = maps_.find(inode, b)) wanted.push_back(Wanted{b, *ref});
-  }
+  wanted.reserve(mapped->size());
+  for (const auto& [block, ref] : *mapped) wanted.push_back(Wanted{block, ref});
   std::vector<uint8_t> scratch(std::min(wanted.size(), kReadBlocksInflightMax) * block_size);
   for (size_t at = 0; at < wanted.size(); at += kReadBlocksInflightMax) {
     const size_t n = std::min(kReadBlocksInflightMax, wanted.size() - at);

@@ -46,6 +46,11 @@ Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
       log_space_.notify_all();
       continue;
     }
+    if (maps_.overlay()) {
+      // Block maps over a base are made durable by the file system's checkpoint, not relog.
+      set_log_pressure(!everything);
+      break;
+    }
     // The oldest record still carries live entries: log one record's worth of them again.
     const uint64_t first_new = log_->last_ticket() + 1;
     const size_t per_record = (log_->record_bytes_max() - kRecordHeaderBytes) / kRecordUpdateBytes;

@@ -38,12 +38,13 @@ void BlockStoreImpl::finish_turn(uint64_t arrival) {
 
 Task<Result<void>> BlockStoreImpl::read_block(InodeId inode, uint64_t block_index,
                                               std::span<uint8_t> out) {
-  const BlockRef* ref = maps_.find(inode, block_index);
-  if (ref == nullptr) {
+  auto ref = co_await lookup_block(inode, block_index);
+  if (!ref.ok()) co_return ref.error();
+  if (!ref->has_value()) {
     std::fill(out.begin(), out.end(), uint8_t{0});
     co_return ok_result();
   }
-  const BlockRef copy = *ref;  // the map may change while we wait
+  const BlockRef copy = **ref;  // the map may change while we wait
   auto read = co_await reader_->read(copy, out);
   if (!read.ok() && read.code() == Code::kCorruption) {
     co_return make_error(Code::kCorruption, block_name(inode, block_index, config_.block_size) +
@@ -116,7 +117,16 @@ Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stabil
   co_await wait_turn(arrival);
   std::vector<uint8_t> buffer;
   const uint64_t tail_block = size / block_size;
-  if (size % block_size != 0 && maps_.find(inode, tail_block) != nullptr) {
+  std::optional<BlockRef> tail;
+  if (size % block_size != 0) {
+    auto found = co_await lookup_block(inode, tail_block);
+    if (!found.ok()) {
+      finish_turn(arrival);
+      co_return found.error();
+    }
+    tail = *found;
+  }
+  if (tail) {
     buffer.resize(block_size);
     auto read = co_await read_block(inode, tail_block, buffer);
     if (!read.ok()) {
@@ -311,7 +321,9 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
     part_bytes += block_bytes;
     if (block.zero) {
       ++stats_.zero_blocks;
-      if (maps_.find(inode, block.block_index) != nullptr || change.truncate_from) {
+      // Over a base, memory cannot tell whether the block was mapped: record the hole.
+      if (maps_.overlay() || maps_.find(inode, block.block_index) != nullptr ||
+          change.truncate_from) {
         record.updates.push_back(MapUpdate{block.block_index, {}, {}});
       }
       continue;

@@ -55,9 +55,46 @@ Task<Result<void>> FileSystemImpl::merge_dirs(const FrozenChanges& frozen) {
   co_return ok_result();
 }
 
-Task<Result<void>> FileSystemImpl::write_checkpoint(FrozenChanges frozen) {
-  CO_RETURN_IF_ERROR(co_await merge_dirs(frozen));
-  // Directories first: their records carry the new roots.
+Task<Result<void>> FileSystemImpl::merge_maps(
+    FrozenChanges& frozen, const std::map<InodeId, blockstore::FileMapChanges>& maps) {
+  for (const auto& [id, changes] : maps) {
+    const uint64_t inode = id.value();
+    auto record = frozen.inodes.find(inode);
+    if (record != frozen.inodes.end() && !record->second) {
+      map_trees_.erase(inode);  // removed: its map is garbage
+      continue;
+    }
+    if (record == frozen.inodes.end()) {
+      // Unchanged since the last checkpoint but its data changed: its record as of the mark is
+      // the one in the inode table (memory may already hold later operations).
+      auto stored = co_await inode_table_->get(inode);
+      if (!stored.ok()) co_return stored.error();
+      if (!stored->has_value()) continue;  // no such file (any more)
+      auto decoded = decode_inode(**stored);
+      if (!decoded.ok()) co_return decoded.error();
+      record = frozen.inodes.emplace(inode, std::move(decoded).value()).first;
+    }
+    if (record->second->attrs.type != FileType::kRegular) continue;
+    std::shared_ptr<meta::BTree> tree = map_tree(inode, record->second->map_root);
+    if (changes.truncate_from) {
+      auto erased = co_await tree->erase_from(*changes.truncate_from);
+      if (!erased.ok()) co_return erased.error();
+    }
+    for (const auto& [block, ref] : changes.blocks) {
+      if (ref) {
+        const std::vector<uint8_t> value = encode_map_value(*ref);
+        CO_RETURN_IF_ERROR(co_await tree->put(block, value));
+      } else {
+        auto erased = co_await tree->erase(block);
+        if (!erased.ok()) co_return erased.error();
+      }
+    }
+  }
+  co_return ok_result();
+}
+
+Task<Result<void>> FileSystemImpl::flush_trees(FrozenChanges& frozen) {
+  // Directories and block maps first: their inode records carry the new roots.
   for (auto& [dir, tree] : dir_trees_) {
     if (!tree->dirty()) continue;
     auto root = co_await tree->flush();
@@ -68,6 +105,24 @@ Task<Result<void>> FileSystemImpl::write_checkpoint(FrozenChanges frozen) {
     record->second->dir_root = *root;
     if (CachedInode* cached = state_->find(dir)) cached->record.dir_root = *root;
   }
+  for (auto& [inode, tree] : map_trees_) {
+    if (!tree->dirty()) continue;
+    auto root = co_await tree->flush();
+    if (!root.ok()) co_return root.error();
+    auto record = frozen.inodes.find(inode);
+    ASSERT_MSG(record != frozen.inodes.end() && record->second,
+               "a file whose block map changed has a record in the checkpoint");
+    record->second->map_root = *root;
+    if (CachedInode* cached = state_->find(inode)) cached->record.map_root = *root;
+  }
+  co_return ok_result();
+}
+
+Task<Result<void>> FileSystemImpl::write_checkpoint(
+    FrozenChanges frozen, std::map<InodeId, blockstore::FileMapChanges> maps) {
+  CO_RETURN_IF_ERROR(co_await merge_dirs(frozen));
+  CO_RETURN_IF_ERROR(co_await merge_maps(frozen, maps));
+  CO_RETURN_IF_ERROR(co_await flush_trees(frozen));
   for (const auto& [inode, record] : frozen.inodes) {
     if (record) {
       const std::vector<uint8_t> value = encode_inode(*record);
@@ -126,9 +181,10 @@ Task<Result<void>> FileSystemImpl::checkpoint() {
   // One synchronous step: the frozen changes are exactly the operations queued up to the mark.
   FrozenChanges frozen = state_->begin_checkpoint();
   const blockstore::LogTicket mark = store_->log_mark();
+  std::map<InodeId, blockstore::FileMapChanges> maps = store_->map_changes(mark);
   const uint64_t gen = frozen.gen;
   const uint64_t nodes_before = node_io_->nodes_stored();
-  auto written = co_await write_checkpoint(std::move(frozen));
+  auto written = co_await write_checkpoint(std::move(frozen), std::move(maps));
   if (written.ok()) {
     store_->fs_ops_covered(mark);
     state_->end_checkpoint(gen);
@@ -136,9 +192,10 @@ Task<Result<void>> FileSystemImpl::checkpoint() {
     stats_.last_checkpoint_nodes = node_io_->nodes_stored() - nodes_before;
     stats_.last_checkpoint_time = env_.clock.now() - started;
     // Directory trees beyond the limit go (clean ones only; readers hold their own reference).
-    for (auto it = dir_trees_.begin();
-         it != dir_trees_.end() && dir_trees_.size() > config_.dir_trees_max;) {
-      it = it->second->dirty() ? std::next(it) : dir_trees_.erase(it);
+    for (auto* trees : {&dir_trees_, &map_trees_}) {
+      for (auto it = trees->begin(); it != trees->end() && trees->size() > config_.dir_trees_max;) {
+        it = it->second->dirty() ? std::next(it) : trees->erase(it);
+      }
     }
     state_->evict(config_.inode_cache_max);
   }
@@ -147,8 +204,12 @@ Task<Result<void>> FileSystemImpl::checkpoint() {
   co_return written;
 }
 
+size_t FileSystemImpl::dirty_bytes() const {
+  return state_->dirty_bytes() + store_->map_entries() * kMapEntryBytes;
+}
+
 void FileSystemImpl::after_operation() {
-  if (state_->dirty_bytes() > config_.dirty_bytes_max) wake_checkpointer_.notify_all();
+  if (dirty_bytes() > config_.dirty_bytes_max) wake_checkpointer_.notify_all();
   if (state_->cached_inodes() > config_.inode_cache_max + config_.inode_cache_max / 8) {
     state_->evict(config_.inode_cache_max);
   }
@@ -162,7 +223,7 @@ Task<void> FileSystemImpl::run_checkpointer() {
     env_.clock.cancel(checkpoint_timer_);
     checkpoint_timer_ = 0;
     if (closing_ || fenced_) break;
-    if (state_->dirty_bytes() == 0 && !store_->log_pressure()) continue;
+    if (dirty_bytes() == 0 && !store_->log_pressure()) continue;
     auto done = co_await checkpoint();
     if (!done.ok() && !closing_ && !fenced_) {
       env_.log.warn("fs.checkpoint_failed",

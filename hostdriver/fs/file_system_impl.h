@@ -49,6 +49,22 @@ class BlockStoreNodeIo final : public meta::NodeIo {
   uint64_t nodes_stored_ = 0;
 };
 
+class FileSystemImpl;
+
+// The block store's base below its in-memory block-map changes: each file's block-map tree.
+class FsMapBase final : public blockstore::BlockMapBase {
+ public:
+  explicit FsMapBase(FileSystemImpl& fs) : fs_(fs) {}
+  Task<Result<std::vector<std::pair<uint64_t, blockstore::BlockRef>>>> lookup(
+      InodeId inode, uint64_t first_block, uint64_t last_block) override;
+
+ private:
+  FileSystemImpl& fs_;
+};
+
+// Memory one block-map entry costs in the block store's overlay (checkpoint trigger).
+inline constexpr size_t kMapEntryBytes = 128;
+
 // A waitable mutual exclusion for namespace operations (one at a time, FIFO).
 class AsyncMutex final {
  public:
@@ -101,6 +117,14 @@ class FileSystemImpl final {
   // checkpoint.cpp
   Task<Result<void>> checkpoint();
 
+  // lookups.cpp: the checkpointed block map of a file, blocks [first, last] (FsMapBase).
+  Task<Result<std::vector<std::pair<uint64_t, blockstore::BlockRef>>>> base_blocks(uint64_t inode,
+                                                                                   uint64_t first,
+                                                                                   uint64_t last);
+  // A file's block-map tree, created from its record's map_root on first use.
+  std::shared_ptr<meta::BTree> map_tree(uint64_t inode, const std::optional<BlockRef>& root);
+  size_t dirty_bytes() const;
+
   Env& env() { return env_; }
   uint64_t fs_id() const { return superblock_.fs_id; }
   FsStats stats() const;
@@ -142,7 +166,11 @@ class FileSystemImpl final {
   Task<void> run_checkpointer();
   // Wakes the checkpointer when the block store's log needs one (log_pressure).
   Task<void> run_pressure_watch();
-  Task<Result<void>> write_checkpoint(FrozenChanges frozen);
+  Task<Result<void>> write_checkpoint(FrozenChanges frozen,
+                                      std::map<InodeId, blockstore::FileMapChanges> maps);
+  Task<Result<void>> merge_maps(FrozenChanges& frozen,
+                                const std::map<InodeId, blockstore::FileMapChanges>& maps);
+  Task<Result<void>> flush_trees(FrozenChanges& frozen);
   // format(): the root directory and the first checkpoint (root register version 0 -> 1).
   Task<Result<void>> format_datastore(FormatOptions options);
   Task<Result<void>> open_store(uint32_t log_id, uint32_t block_size);
@@ -162,6 +190,8 @@ class FileSystemImpl final {
   // Trees of directories used since open (held by shared_ptr: a reader keeps its tree alive
   // across awaits even if the checkpointer evicts it). Only the checkpointer changes them.
   std::map<uint64_t, std::shared_ptr<meta::BTree>> dir_trees_;
+  std::map<uint64_t, std::shared_ptr<meta::BTree>> map_trees_;  // likewise, files' block maps
+  FsMapBase map_base_{*this};
   std::unique_ptr<FsState> state_;
   AsyncMutex namespace_mutex_;
   AsyncMutex checkpoint_mutex_;

@@ -66,7 +66,7 @@ Task<Result<void>> FileSystemImpl::open_store(uint32_t log_id, uint32_t block_si
   store_config.host = HostId(log_id);
   store_config.epoch = Epoch(lease_epoch_);
   store_config.block_size = block_size;
-  auto store = co_await blockstore::BlockStore::open(env_, std::move(store_config));
+  auto store = co_await blockstore::BlockStore::open(env_, std::move(store_config), &map_base_);
   if (!store.ok()) co_return store.error();
   store_ = std::move(store).value();
   node_io_ = std::make_unique<BlockStoreNodeIo>(*store_);
@@ -107,7 +107,7 @@ Task<Result<void>> FileSystemImpl::format_datastore(FormatOptions options) {
   first.inodes.emplace(kRootInode, root);
   first.next_inode = kRootInode + 1;
   first.inode_count = 1;
-  co_return co_await write_checkpoint(std::move(first));
+  co_return co_await write_checkpoint(std::move(first), {});
 }
 
 Task<Result<void>> FileSystemImpl::format(Env& env, FsConfig config, FormatOptions options) {
@@ -238,7 +238,7 @@ FsStats FileSystemImpl::stats() const {
   if (state_) {
     s.inodes = state_->inode_count();
     s.inode_cache_entries = state_->cached_inodes();
-    s.dirty_bytes = state_->dirty_bytes();
+    s.dirty_bytes = dirty_bytes();
   }
   s.node_cache_bytes = cache_.bytes();
   if (store_) s.store = store_->stats();

@@ -168,20 +168,35 @@ void check_links(Walk& walk, const Superblock& superblock) {
   }
 }
 
-Task<Result<void>> check_data(FileSystemImpl& impl, Walk& walk) {
+// Every regular file's block map: its tree's nodes, entries within the file's size, and every
+// referenced block read back (fp verified).
+Task<Result<void>> check_data(FileSystemImpl& impl, Walk& walk, bool read_blocks) {
   blockstore::BlockStore& store = impl.store();
   const uint32_t block_size = impl.superblock().block_size;
   for (const auto& [inode, record] : walk.inodes) {
-    if (record.attrs.type != FileType::kRegular) continue;
+    if (record.attrs.type != FileType::kRegular || !record.map_root) continue;
+    const std::string where = inode_name(inode);
+    meta::BTree tree(impl.node_cache(), impl.node_io(), block_size, record.map_root);
+    CO_RETURN_IF_ERROR(co_await walk_nodes(tree, walk, where + " block map"));
+    auto entries = co_await scan_all(tree);
+    if (!entries.ok()) co_return entries.error();
     const uint64_t blocks = (record.attrs.size + block_size - 1) / block_size;
-    for (uint64_t index = 0; index < blocks; ++index) {
-      auto ref = store.block_ref(InodeId(inode), index);
-      if (!ref.ok()) continue;  // a hole
+    for (const meta::LeafEntry& entry : *entries) {
+      auto ref = decode_map_value(entry.value);
+      if (!ref.ok()) {
+        walk.problem(where + " block " + std::to_string(entry.key) + ": " +
+                     ref.error().to_string());
+        continue;
+      }
+      if (entry.key >= blocks) {
+        walk.problem(where + ": block " + std::to_string(entry.key) + " past the end of file");
+      }
       ++walk.report.data_blocks;
-      walk.reference(*ref, inode_name(inode));
+      walk.reference(*ref, where);
+      if (!read_blocks) continue;
       auto bytes = co_await store.get_chunk(*ref);
       if (!bytes.ok()) {
-        walk.problem(inode_name(inode) + " block " + std::to_string(index) + ": " +
+        walk.problem(where + " block " + std::to_string(entry.key) + ": " +
                      bytes.error().to_string());
       }
     }
@@ -289,7 +304,7 @@ Task<Result<FsckReport>> fsck(FileSystem& fs, FsckOptions options) {
     CO_RETURN_IF_ERROR(co_await check_directory(impl, walk, inode, record));
   }
   check_links(walk, impl.superblock());
-  if (options.check_data) CO_RETURN_IF_ERROR(co_await check_data(impl, walk));
+  CO_RETURN_IF_ERROR(co_await check_data(impl, walk, options.check_data));
   if (options.check_fragments) CO_RETURN_IF_ERROR(co_await check_containers(impl, walk));
   co_return std::move(walk.report);
 }

@@ -74,6 +74,51 @@ std::shared_ptr<meta::BTree> FileSystemImpl::dir_tree(uint64_t dir, const InodeR
   return slot;
 }
 
+std::shared_ptr<meta::BTree> FileSystemImpl::map_tree(uint64_t inode,
+                                                      const std::optional<BlockRef>& root) {
+  auto& slot = map_trees_[inode];
+  if (slot == nullptr) {
+    slot = std::make_shared<meta::BTree>(cache_, *node_io_, superblock_.block_size, root);
+  }
+  return slot;
+}
+
+Task<Result<std::vector<std::pair<uint64_t, BlockRef>>>> FsMapBase::lookup(InodeId inode,
+                                                                           uint64_t first_block,
+                                                                           uint64_t last_block) {
+  co_return co_await fs_.base_blocks(inode.value(), first_block, last_block);
+}
+
+Task<Result<std::vector<std::pair<uint64_t, BlockRef>>>> FileSystemImpl::base_blocks(
+    uint64_t inode, uint64_t first, uint64_t last) {
+  ASSERT(first <= last);
+  std::vector<std::pair<uint64_t, BlockRef>> found;
+  auto cached = co_await load_inode(inode);
+  if (!cached.ok()) {
+    if (cached.code() == Code::kNotFound) co_return found;  // removed: nothing is mapped
+    co_return cached.error();
+  }
+  if ((*cached)->record.attrs.type != FileType::kRegular) co_return found;
+  // The checkpointer changes this tree only by merging what the block store still holds in
+  // memory (and answers from memory first), so reading it while it merges is safe.
+  std::shared_ptr<meta::BTree> tree = map_tree(inode, (*cached)->record.map_root);
+  std::optional<uint64_t> from = first;
+  while (from && *from <= last) {
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(last - *from, meta::kScanEntriesMax - 1)) + 1;
+    auto page = co_await tree->scan(*from, want);
+    if (!page.ok()) co_return page.error();
+    for (const meta::LeafEntry& entry : page->entries) {
+      if (entry.key > last) co_return found;
+      auto ref = decode_map_value(entry.value);
+      if (!ref.ok()) co_return ref.error();
+      found.emplace_back(entry.key, *ref);
+    }
+    from = page->next;
+  }
+  co_return found;
+}
+
 Task<Result<std::vector<FoundEntry>>> FileSystemImpl::entries_in(uint64_t dir, uint64_t first,
                                                                  uint64_t last) {
   ASSERT(first <= last);

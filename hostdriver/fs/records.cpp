@@ -13,6 +13,7 @@
 //   string: u16 byte count, bytes
 //
 //   InodeRecord: Attributes, parent u64, entries u64, create_verifier u64, dir_root ref,
+//     map_root ref,
 //     symlink_target string (<= kSymlinkBytesMax)
 //   DirEntry:    inode u64, type u8, name string (check_name)
 //   FsOp:        kind u8, id u64, time i64, inode u64, parent u64, name string, key u64,
@@ -64,9 +65,9 @@ constexpr size_t kAttributesBytes = 8 + 8 + 1 + 4 * 4 + 8 + 4 + 4 + 3 * 8;
 constexpr size_t kRefAbsentBytes = 1;
 constexpr size_t kRefPresentBytes = 1 + protocol::kFingerprintBytes + 8 + 4 + 4;
 constexpr size_t kInodeBytesMin =
-    kFramingBytes + kAttributesBytes + 3 * 8 + kRefAbsentBytes + kStringLengthBytes;
+    kFramingBytes + kAttributesBytes + 3 * 8 + 2 * kRefAbsentBytes + kStringLengthBytes;
 constexpr size_t kInodeBytesMax =
-    kInodeBytesMin + (kRefPresentBytes - kRefAbsentBytes) + kSymlinkBytesMax;
+    kInodeBytesMin + 2 * (kRefPresentBytes - kRefAbsentBytes) + kSymlinkBytesMax;
 constexpr size_t kDirEntryBytesMin = kFramingBytes + 8 + 1 + kStringLengthBytes;
 constexpr size_t kDirEntryBytesMax = kDirEntryBytesMin + kNameBytesMax;
 constexpr size_t kOpBytesMin = kFramingBytes + 1 + 8 * 4 + kStringLengthBytes + 8 * 2 +
@@ -228,6 +229,7 @@ constexpr const char* kLease = "lease";
 Result<void> validate_inode(const InodeRecord& record) {
   RETURN_IF_ERROR(validate_attributes(kInode, record.attrs));
   RETURN_IF_ERROR(validate_ref(kInode, "dir_root", record.dir_root));
+  RETURN_IF_ERROR(validate_ref(kInode, "map_root", record.map_root));
   return validate_target(kInode, record.symlink_target);
 }
 
@@ -290,6 +292,7 @@ std::vector<uint8_t> encode_inode(const InodeRecord& record) {
   w.u64(record.entries);
   w.u64(record.create_verifier);
   put_ref(w, record.dir_root);
+  put_ref(w, record.map_root);
   w.str(record.symlink_target);
   return finish(std::move(w), kInodeBytesMin, kInodeBytesMax);
 }
@@ -302,10 +305,40 @@ Result<InodeRecord> decode_inode(std::span<const uint8_t> bytes) {
   record.entries = r.u64("entries");
   record.create_verifier = r.u64("create_verifier");
   ASSIGN_OR_RETURN(record.dir_root, get_ref(kInode, "dir_root", r));
+  ASSIGN_OR_RETURN(record.map_root, get_ref(kInode, "map_root", r));
   record.symlink_target = r.str("symlink_target");
   RETURN_IF_ERROR(close_record(kInode, r));
   RETURN_IF_ERROR(validate_inode(record));
   return record;
+}
+
+// --- Block maps ----------------------------------------------------------------------------------
+
+std::vector<uint8_t> encode_map_value(const BlockRef& ref) {
+  ASSERT(ref.location.container_id != 0);
+  ASSERT(ref.location.length != 0);
+  std::vector<uint8_t> out(kMapValueBytes);
+  std::copy(ref.fp.begin(), ref.fp.end(), out.begin());
+  put_u64(out, 32, ref.location.container_id);
+  put_u32(out, 40, ref.location.offset);
+  put_u32(out, 44, ref.location.length);
+  return out;
+}
+
+Result<BlockRef> decode_map_value(std::span<const uint8_t> bytes) {
+  if (bytes.size() != kMapValueBytes) {
+    return make_error(Code::kCorruption,
+                      "block map value of " + std::to_string(bytes.size()) + " bytes");
+  }
+  BlockRef ref;
+  std::copy(bytes.begin(), bytes.begin() + 32, ref.fp.begin());
+  ref.location.container_id = get_u64(bytes, 32);
+  ref.location.offset = get_u32(bytes, 40);
+  ref.location.length = get_u32(bytes, 44);
+  if (ref.location.container_id == 0 || ref.location.length == 0) {
+    return make_error(Code::kCorruption, "block map value without a location");
+  }
+  return ref;
 }
 
 // --- Directories ---------------------------------------------------------------------------------

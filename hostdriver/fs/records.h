@@ -69,11 +69,19 @@ struct InodeRecord {
   uint64_t entries = 0;              // directories: number of entries (rmdir needs 0)
   uint64_t create_verifier = 0;      // NFS exclusive create: the client's verifier until a setattr
   std::optional<BlockRef> dir_root;  // directories: the entry tree's root at the last checkpoint
+  std::optional<BlockRef> map_root;  // regular files: the block map's root at the last checkpoint
   std::string symlink_target;        // symlinks: <= kSymlinkBytesMax
   friend bool operator==(const InodeRecord&, const InodeRecord&) = default;
 };
 std::vector<uint8_t> encode_inode(const InodeRecord& record);  // ASSERTs the limits
 Result<InodeRecord> decode_inode(std::span<const uint8_t> bytes);
+
+// --- Block maps ---------------------------------------------------------------------------------
+// A file's block map is a tree of block index -> BlockRef (48 bytes: fp, container, offset,
+// length); holes are absent keys.
+inline constexpr size_t kMapValueBytes = 48;
+std::vector<uint8_t> encode_map_value(const BlockRef& ref);  // ASSERTs container != 0
+Result<BlockRef> decode_map_value(std::span<const uint8_t> bytes);
 
 // --- Directories ---------------------------------------------------------------------------------
 // An entry's key in its directory's tree is its readdir cookie, stable for the entry's life:

@@ -70,8 +70,9 @@ TEST_CASE("hostdriver/fs: fsck finds wrong parity and rotted fragments") {
     const uint64_t file = co_await populate(*fs);
     auto clean = value_or_fail(co_await fsck(*fs), "fsck");
     REQUIRE_MESSAGE(clean.ok(), clean.summary());
-    auto ref = value_or_fail(fs->store().block_ref(InodeId(file), 0), "block_ref");
-    const uint64_t container = ref.location.container_id;
+    auto ref = value_or_fail(co_await fs->store().lookup_block(InodeId(file), 0), "lookup_block");
+    REQUIRE(ref.has_value());
+    const uint64_t container = ref->location.container_id;
     auto disks = value_or_fail(fs->store().placement(ContainerId(container)), "placement");
 
     // A forged parity fragment: valid header and CRC, wrong bytes.

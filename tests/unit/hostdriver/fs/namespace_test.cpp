@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "common/endian.h"
 #include "tests/unit/hostdriver/fs/fs_fixture.h"
 
 namespace splitarray::hostdriver::fs::fs_test {
@@ -234,6 +235,70 @@ TEST_CASE("hostdriver/fs: setattr truncates and extends, times and modes stick")
     std::fill(want.begin(), want.begin() + 100, uint8_t{0xab});
     CHECK_MESSAGE(got.data == want, first_difference(got.data, want));
     CHECK(got.eof);
+  });
+}
+
+TEST_CASE(
+    "hostdriver/fs: block maps leave memory at checkpoints and survive truncates and crashes") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    const uint64_t f =
+        value_or_fail(co_await fs->create(kRootInode, "big", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
+    // 1,200 blocks written in 64 KiB writes, each block distinct.
+    constexpr uint64_t kBlocks = 1200;
+    constexpr uint64_t kWritePiece = 16 * kBlockBytes;
+    auto block_bytes = [](uint64_t block, uint8_t round) {
+      std::vector<uint8_t> bytes(kBlockBytes);
+      for (size_t i = 0; i < bytes.size(); i += 8) put_u64(bytes, i, block * 1000003 + round + i);
+      return bytes;
+    };
+    std::vector<uint8_t> want(kBlocks * kBlockBytes);
+    for (uint64_t b = 0; b < kBlocks; ++b) {
+      const std::vector<uint8_t> bytes = block_bytes(b, 1);
+      std::copy(bytes.begin(), bytes.end(), want.begin() + static_cast<ptrdiff_t>(b * kBlockBytes));
+    }
+    for (uint64_t at = 0; at < want.size(); at += kWritePiece) {
+      std::vector<uint8_t> piece(want.begin() + static_cast<ptrdiff_t>(at),
+                                 want.begin() + static_cast<ptrdiff_t>(at + kWritePiece));
+      REQUIRE((co_await fs->write(f, at, std::move(piece), Stability::kUnstable)).ok());
+    }
+    REQUIRE((co_await fs->commit()).ok());
+    CHECK(fs->store().map_entries() >= kBlocks);
+    REQUIRE((co_await fs->checkpoint()).ok());
+    CHECK(fs->store().map_entries() == 0);  // all of it is in the file's tree now
+    // Truncate into the middle, overwrite some blocks, extend again: memory over the tree.
+    SetAttributes shrink;
+    shrink.size = 700 * kBlockBytes + 123;
+    REQUIRE((co_await fs->setattr(f, shrink, std::nullopt)).ok());
+    want.resize(700 * kBlockBytes + 123);
+    const std::vector<uint8_t> fresh = block_bytes(10, 2);
+    REQUIRE((co_await fs->write(f, 10 * kBlockBytes, fresh, Stability::kFileSync)).ok());
+    std::copy(fresh.begin(), fresh.end(), want.begin() + 10 * kBlockBytes);
+    SetAttributes grow;
+    grow.size = 900 * kBlockBytes;
+    REQUIRE((co_await fs->setattr(f, grow, std::nullopt)).ok());
+    want.resize(900 * kBlockBytes, 0);
+    auto check = [&](FileSystem& now, const char* when) -> Task<void> {
+      INFO(when);
+      for (uint64_t at = 0; at < want.size(); at += kReadBytesMax) {
+        const uint64_t n = std::min<uint64_t>(kReadBytesMax, want.size() - at);
+        auto got = value_or_fail(co_await now.read(f, at, static_cast<uint32_t>(n)), "read");
+        std::vector<uint8_t> expect(want.begin() + static_cast<ptrdiff_t>(at),
+                                    want.begin() + static_cast<ptrdiff_t>(at + n));
+        CHECK_MESSAGE(got.data == expect,
+                      "at " << at << ": " << first_difference(got.data, expect));
+      }
+    };
+    co_await check(*fs, "before the checkpoint");
+    REQUIRE((co_await fs->checkpoint()).ok());
+    CHECK(fs->store().map_entries() == 0);
+    co_await check(*fs, "after the checkpoint");
+    const std::vector<uint8_t> late = block_bytes(800, 3);  // only in the log at the crash
+    REQUIRE((co_await fs->write(f, 800 * kBlockBytes, late, Stability::kFileSync)).ok());
+    std::copy(late.begin(), late.end(), want.begin() + 800 * kBlockBytes);
+    fs = co_await s.crash(fs);
+    co_await check(*fs, "after a crash");
   });
 }
 

@@ -189,6 +189,7 @@ InodeRecord sample_inode(FileType type) {
     record.dir_root = sample_ref(5);
   }
   if (type == FileType::kSymlink) record.symlink_target = "../some/where";
+  if (type == FileType::kRegular) record.map_root = sample_ref(6);
   record.create_verifier = 0xfeedfacecafebeef;
   return record;
 }
@@ -201,6 +202,7 @@ InodeRecord max_inode() {
   record.entries = UINT64_MAX;
   record.create_verifier = UINT64_MAX;
   record.dir_root = sample_ref(0xff);
+  record.map_root = sample_ref(0xfe);
   record.symlink_target = std::string(kSymlinkBytesMax, 'T');
   return record;
 }
@@ -347,6 +349,8 @@ TEST_CASE("hostdriver/fs: inode record decoder rejects damage and bad fields") {
   CHECK(decode_inode(patched_u32(good, mode_at, 07777)).ok());
   check_rejects_bad_ref(sample_inode(FileType::kDirectory), &InodeRecord::dir_root, kEncodeInode,
                         kDecodeInode, "dir_root");
+  check_rejects_bad_ref(sample_inode(FileType::kRegular), &InodeRecord::map_root, kEncodeInode,
+                        kDecodeInode, "map_root");
   const InodeRecord longest = max_inode();
   const Bytes max_bytes = encode_inode(longest);
   check_corrupt(
