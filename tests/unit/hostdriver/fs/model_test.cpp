@@ -7,8 +7,7 @@
 // between. Every answer, success or error code, must be what the in-memory model (tree_model.h)
 // predicts; after every restart and crash and at the end the whole tree is compared (every
 // listing, every inode's attributes, every file's bytes, every symlink's target) and fsck must
-// find nothing wrong. Times: a change must move mtime/ctime to at least the time before the call;
-// a restart must keep them exactly.
+// find nothing wrong. Times: a change moves mtime/ctime to at least the time before the call.
 // Crashes: a crash first commits if an UNSTABLE write is outstanding (so every acknowledged byte
 // must survive); otherwise it crashes without a commit, so namespace operations, setattrs and
 // stable writes must survive on their own.
