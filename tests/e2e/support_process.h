@@ -47,10 +47,14 @@ class ChildProcess final {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  void signal(int sig) { ::kill(pid_, sig); }
+  // Never kill(-1, ...) (every process this user may signal) once the child was reaped.
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
 
   // Waits for exit; returns the exit status (or 128 + signal number).
   int wait() {
+    if (pid_ <= 0) return -1;  // already reaped: waitpid(-1) would reap some other child
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
