@@ -19,6 +19,7 @@ namespace splitarray::hostdriver::fs {
 namespace {
 
 constexpr size_t kScanPage = 4096;
+constexpr size_t kIndexLookupBatch = 4096;  // fps per index lookup request
 
 struct Walk {
   FsckReport report;
@@ -258,6 +259,27 @@ Task<Result<void>> check_container(FileSystemImpl& impl, Walk& walk, uint64_t co
   co_return ok_result();
 }
 
+// The shelf's fingerprint index is derived data, but the write path trusts it for dedup: after a
+// destage every referenced fp must be in it (inserts follow durable stripes).
+Task<Result<void>> check_index(Walk& walk, protocol::ShelfClient& client) {
+  std::vector<protocol::Fingerprint> fps;
+  for (const auto& [location, fp] : walk.locations) fps.push_back(fp);
+  std::sort(fps.begin(), fps.end());
+  fps.erase(std::unique(fps.begin(), fps.end()), fps.end());
+  for (size_t at = 0; at < fps.size(); at += kIndexLookupBatch) {
+    const size_t n = std::min(kIndexLookupBatch, fps.size() - at);
+    std::vector<protocol::Fingerprint> batch(fps.begin() + static_cast<ptrdiff_t>(at),
+                                             fps.begin() + static_cast<ptrdiff_t>(at + n));
+    auto found = co_await client.index_lookup(batch);
+    if (!found.ok()) co_return found.error();
+    walk.report.index_lookups += n;
+    for (size_t i = 0; i < n; ++i) {
+      if (!found->found[i]) walk.problem("a referenced fingerprint is missing from the index");
+    }
+  }
+  co_return ok_result();
+}
+
 Task<Result<void>> check_containers(FileSystemImpl& impl, Walk& walk) {
   auto client = co_await protocol::ShelfClient::connect(impl.env(), impl.store().config().shelf);
   if (!client.ok()) co_return client.error();
@@ -270,6 +292,7 @@ Task<Result<void>> check_containers(FileSystemImpl& impl, Walk& walk) {
     result = co_await check_container(impl, walk, container, **client);
     if (!result.ok()) break;
   }
+  if (result.ok()) result = co_await check_index(walk, **client);
   for (const auto& [location, fp] : walk.locations) {
     if (location.second >= payload_bytes) {
       walk.problem("container " + std::to_string(location.first) + ": offset " +
@@ -286,7 +309,8 @@ std::string FsckReport::summary() const {
   return std::to_string(inodes) + " inodes, " + std::to_string(directories) + " directories, " +
          std::to_string(entries) + " entries, " + std::to_string(tree_nodes) + " tree nodes, " +
          std::to_string(data_blocks) + " data blocks, " + std::to_string(containers) +
-         " containers (" + std::to_string(fragments) + " fragments): " +
+         " containers (" + std::to_string(fragments) + " fragments), " +
+         std::to_string(index_lookups) + " fps in the index: " +
          (problems.empty() ? std::string("clean")
                            : std::to_string(problems.size()) + " problem(s)");
 }

@@ -9,7 +9,10 @@
 //   - file data: every block-map reference of every regular file reads back (fp verified);
 //   - containers (check_fragments): every container any reference names is read fragment by
 //     fragment from the shelf: header identity, CRC32C, and parity re-encoded from the data
-//     fragments equals the stored parity; no container is referenced with a location outside it.
+//     fragments equals the stored parity; no container is referenced with a location outside it;
+//     every referenced fingerprint is in the shelf's index (inserted once its stripe was durable).
+// Not checked: containers nobody references (space reclamation does not exist yet, so they are
+// expected) and blocks' chunks against container footers.
 // It reports problems rather than stopping at the first. The caller keeps the file system
 // quiet while it runs (no operations in flight).
 #pragma once
@@ -37,6 +40,7 @@ struct FsckReport {
   uint64_t data_blocks = 0;
   uint64_t containers = 0;
   uint64_t fragments = 0;
+  uint64_t index_lookups = 0;  // distinct referenced fps looked up in the shelf's index
   std::vector<std::string> problems;
   bool ok() const { return problems.empty(); }
   std::string summary() const;
