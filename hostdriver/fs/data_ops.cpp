@@ -82,13 +82,7 @@ Task<Result<SetattrResult>> FileSystemImpl::setattr(uint64_t inode, SetAttribute
   }
   if ((op.set_mask & kSetSize) && op.attrs.size != before.size) {
     // The data change and the attribute change are one record.
-    blockstore::FsOpBuilder builder{kFsOpBytesMax, [this, op]() mutable {
-                                      op.id = state_->next_op_id();
-                                      const Result<void> applied = state_->apply(op);
-                                      ASSERT(applied.ok());
-                                      ++stats_.operations;
-                                      return encode_op(op);
-                                    }};
+    blockstore::FsOpBuilder builder = riding_op(op);
     auto truncated = co_await store_->truncate(InodeId(inode), op.attrs.size, Stability::kFileSync,
                                                std::move(builder));
     if (!truncated.ok()) {
@@ -155,13 +149,7 @@ Task<Result<WriteResult>> FileSystemImpl::write(uint64_t inode, uint64_t offset,
   FsOp op = new_op(OpKind::kWrite);
   op.inode = inode;
   op.end = offset + data.size();
-  blockstore::FsOpBuilder builder{kFsOpBytesMax, [this, op]() mutable {
-                                    op.id = state_->next_op_id();
-                                    const Result<void> applied = state_->apply(op);
-                                    ASSERT(applied.ok());
-                                    ++stats_.operations;
-                                    return encode_op(op);
-                                  }};
+  blockstore::FsOpBuilder builder = riding_op(op);
   auto written =
       co_await store_->write(InodeId(inode), offset, data, stability, std::move(builder));
   if (!written.ok()) {

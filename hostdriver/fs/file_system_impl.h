@@ -161,6 +161,8 @@ class FileSystemImpl final {
   // has loaded every inode it needs. Returns the ticket to wait on.
   Result<blockstore::LogTicket> log_and_apply(FsOp& op);
   FsOp new_op(OpKind kind);
+  // An operation that rides in a data record (write, truncate, reap): see FsOpBuilder.
+  blockstore::FsOpBuilder riding_op(FsOp op);
 
   // checkpoint.cpp
   Task<void> run_checkpointer();

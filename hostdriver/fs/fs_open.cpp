@@ -188,15 +188,10 @@ Task<Result<void>> FileSystemImpl::reap(uint64_t inode) {
   if (!cached.ok()) co_return cached.error();
   FsOp op = new_op(OpKind::kReap);
   op.inode = inode;
-  blockstore::FsOpBuilder builder{kFsOpBytesMax, [this, op]() mutable {
-                                    op.id = state_->next_op_id();
-                                    const Result<void> applied = state_->apply(op);
-                                    ASSERT(applied.ok());
-                                    ++stats_.reaped_orphans;
-                                    return encode_op(op);
-                                  }};
+  blockstore::FsOpBuilder builder = riding_op(op);
   // Unstable: a reap lost in a crash is redone at the next open (the orphan list).
   auto removed = co_await store_->remove(InodeId(inode), Stability::kUnstable, std::move(builder));
+  if (removed.ok()) ++stats_.reaped_orphans;
   if (!removed.ok() && removed.code() == Code::kStale && !fenced_) fenced_ = removed.error();
   co_return removed;
 }

@@ -222,6 +222,19 @@ FsOp FileSystemImpl::new_op(OpKind kind) {
   return op;
 }
 
+blockstore::FsOpBuilder FileSystemImpl::riding_op(FsOp op) {
+  // Runs in the block store's step that queues the record: numbered and applied there, so ids,
+  // log order and memory order agree (as log_and_apply does for operations of their own).
+  auto build = [this, op]() mutable {
+    op.id = state_->next_op_id();
+    const Result<void> applied = state_->apply(op);
+    ASSERT_MSG(applied.ok(), "an operation riding with data applies to any state");
+    ++stats_.operations;
+    return encode_op(op);
+  };
+  return blockstore::FsOpBuilder{kFsOpBytesMax, std::move(build)};
+}
+
 Result<blockstore::LogTicket> FileSystemImpl::log_and_apply(FsOp& op) {
   RETURN_IF_ERROR(usable());
   // Numbered, checked, queued and applied in one step: ids, log order and memory order agree.
