@@ -166,6 +166,31 @@ Task<Result<void>> FileSystemImpl::commit() {
   co_return co_await store_->commit();
 }
 
+Task<Result<FsStat>> FileSystemImpl::fsstat() {
+  CO_RETURN_IF_ERROR(usable());
+  auto client = co_await registers();
+  if (!client.ok()) co_return client.error();
+  auto status = co_await (*client)->status();
+  if (!status.ok()) co_return status.error();
+  const blockstore::BlockStoreConfig& store = store_->config();
+  const uint64_t k = store.geometry.data_fragments;
+  const uint64_t width = k + store.parity_fragments;
+  const uint64_t slot_bytes = store.geometry.fragment_payload_bytes;
+  uint64_t slots_total = 0;
+  uint64_t slots_free = 0;
+  for (const protocol::DiskInfoValue& disk : status->disks) {
+    if (disk.state != protocol::DiskStateValue::kHealthy) continue;
+    slots_total += disk.slots_total;
+    slots_free += disk.slots_total - std::min(disk.slots_total, disk.slots_used);
+  }
+  FsStat stat;
+  stat.total_bytes = slots_total * slot_bytes / width * k;
+  stat.free_bytes = slots_free * slot_bytes / width * k;
+  stat.total_files = kFilesMax;
+  stat.free_files = kFilesMax - std::min(kFilesMax, state_->inode_count());
+  co_return stat;
+}
+
 Task<Result<std::string>> FileSystemImpl::readlink(uint64_t inode) {
   CO_RETURN_IF_ERROR(usable());
   auto cached = co_await load_inode(inode);

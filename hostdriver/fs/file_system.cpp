@@ -80,6 +80,7 @@ Task<Result<WriteResult>> FileSystem::write(uint64_t inode, uint64_t offset,
   co_return co_await impl_->write(inode, offset, std::move(data), stability);
 }
 Task<Result<void>> FileSystem::commit() { co_return co_await impl_->commit(); }
+Task<Result<FsStat>> FileSystem::fsstat() { co_return co_await impl_->fsstat(); }
 Task<Result<DirPage>> FileSystem::readdir(uint64_t dir, uint64_t cookie, size_t entries_max) {
   co_return co_await impl_->readdir(dir, cookie, entries_max);
 }

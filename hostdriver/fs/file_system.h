@@ -148,6 +148,15 @@ struct DirPage {
   Attributes dir;
 };
 
+// NFS FSSTAT: capacity as the shelf reports it, in bytes a file can use (after parity).
+struct FsStat {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  uint64_t total_files = 0;
+  uint64_t free_files = 0;
+};
+inline constexpr uint64_t kFilesMax = uint64_t{1} << 48;  // inode numbers a datastore may use
+
 struct FsStats {
   uint64_t inodes = 0;
   uint64_t operations = 0;
@@ -202,6 +211,9 @@ class FileSystem final {
                                   Stability stability);
   // Everything acknowledged before is durable (NFS COMMIT).
   Task<Result<void>> commit();
+  // Capacity of the shelf's healthy disks after parity (fragment slots x payload x k/(k+m)) and
+  // inodes. Before deduplication and compression: what the disks hold, not what files may add.
+  Task<Result<FsStat>> fsstat();
   // Entries with cookie > `cookie` (0: from the start), at most entries_max.
   Task<Result<DirPage>> readdir(uint64_t dir, uint64_t cookie, size_t entries_max);
   // Checkpoints now (tests, shutdown); the background loop also does at dirty_bytes_max, on log

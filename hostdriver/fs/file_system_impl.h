@@ -100,6 +100,7 @@ class FileSystemImpl final {
   Task<Result<WriteResult>> write(uint64_t inode, uint64_t offset, std::vector<uint8_t> data,
                                   Stability stability);
   Task<Result<void>> commit();
+  Task<Result<FsStat>> fsstat();
   Task<Result<std::string>> readlink(uint64_t inode);
   Task<Result<DirPage>> readdir(uint64_t dir, uint64_t cookie, size_t entries_max);
 

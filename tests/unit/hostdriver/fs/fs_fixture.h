@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hostdriver/fs/file_system.h"
+#include "hostdriver/fs/fsck.h"
 
 namespace splitarray::hostdriver::fs::fs_test {
 
@@ -56,7 +57,19 @@ class FsSession {
     auto opened = co_await FileSystem::open(shelf_.env(), std::move(config));
     if (!opened.ok()) co_return std::move(opened).take_error();
     open_.push_back(std::move(opened).value());
-    co_return open_.back().get();
+    current_ = open_.back().get();
+    co_return current_;
+  }
+
+  // Every test ends with fsck of the datastore through its newest owner (skipped by tests that
+  // damage the shelf on purpose).
+  bool final_fsck = true;
+  Task<void> check_consistency() {
+    if (!final_fsck || current_ == nullptr) co_return;
+    auto report = co_await fsck(*current_);
+    REQUIRE_MESSAGE(report.ok(), "fsck: " << why(report));
+    for (const std::string& problem : report->problems) MESSAGE("fsck: " << problem);
+    CHECK_MESSAGE(report->ok(), "fsck at the end of the test: " << report->summary());
   }
   Task<FileSystem*> open(FsConfig config) {
     auto opened = co_await try_open(std::move(config));
@@ -86,6 +99,7 @@ class FsSession {
  private:
   Session& shelf_;
   std::vector<std::unique_ptr<FileSystem>> open_;
+  FileSystem* current_ = nullptr;
 };
 
 // Runs body with a formatted datastore on a served shelf.
@@ -98,6 +112,7 @@ void with_fs(Body body) {
     std::exception_ptr failure;
     try {
       co_await body(fs);
+      co_await fs.check_consistency();
     } catch (...) {
       failure = std::current_exception();
     }

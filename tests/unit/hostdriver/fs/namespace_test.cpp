@@ -302,6 +302,77 @@ TEST_CASE(
   });
 }
 
+TEST_CASE("hostdriver/fs: a 1 TiB sparse file costs only its written blocks") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    const uint64_t f =
+        value_or_fail(co_await fs->create(kRootInode, "sparse", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
+    constexpr uint64_t kTiB = uint64_t{1} << 40;
+    const std::vector<uint8_t> head = bytes_of("first bytes");
+    const std::vector<uint8_t> tail = bytes_of("last bytes of a terabyte");
+    REQUIRE((co_await fs->write(f, 0, head, Stability::kFileSync)).ok());
+    REQUIRE((co_await fs->write(f, kTiB - tail.size(), tail, Stability::kFileSync)).ok());
+    REQUIRE((co_await fs->write(f, kTiB / 2 + 12345, head, Stability::kFileSync)).ok());
+    auto check = [&](FileSystem& now, const char* when) -> Task<void> {
+      INFO(when);
+      auto attrs = value_or_fail(co_await now.getattr(f), "getattr");
+      CHECK(attrs.size == kTiB);
+      auto got = value_or_fail(co_await now.read(f, kTiB - tail.size(), 4096), "read tail");
+      CHECK(got.data == tail);
+      CHECK(got.eof);
+      got = value_or_fail(co_await now.read(f, 0, static_cast<uint32_t>(head.size())), "head");
+      CHECK(got.data == head);
+      got = value_or_fail(co_await now.read(f, kTiB / 2 + 12345, 20), "middle");
+      CHECK(std::equal(head.begin(), head.end(), got.data.begin()));
+      got = value_or_fail(co_await now.read(f, kTiB / 4, 1 << 20), "a hole");
+      CHECK(got.data == std::vector<uint8_t>(1 << 20, 0));
+    };
+    co_await check(*fs, "written");
+    REQUIRE((co_await fs->checkpoint()).ok());
+    CHECK(fs->store().map_entries() == 0);
+    CHECK(fs->stats().store.blocks_written <= 4);  // three small writes, nothing else stored
+    fs = co_await s.crash(fs);
+    co_await check(*fs, "after a crash");
+    // Truncating it to zero and back drops every block.
+    SetAttributes zero;
+    zero.size = 0;
+    REQUIRE((co_await fs->setattr(f, zero, std::nullopt)).ok());
+    SetAttributes again;
+    again.size = kTiB;
+    REQUIRE((co_await fs->setattr(f, again, std::nullopt)).ok());
+    auto hole = value_or_fail(co_await fs->read(f, kTiB - tail.size(), 4096), "after truncate");
+    CHECK(hole.data == std::vector<uint8_t>(tail.size(), 0));
+  });
+}
+
+TEST_CASE("hostdriver/fs: fsstat reports the shelf's capacity after parity and the inodes used") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    auto before = value_or_fail(co_await fs->fsstat(), "fsstat");
+    // 12 disks of 16 MiB with 64 KiB slots, RS(8,2): about 12 x 16 MiB x 8/10 of file bytes.
+    CHECK(before.total_bytes > 100 * kMiB);
+    CHECK(before.total_bytes < 12 * 16 * kMiB);
+    CHECK(before.free_bytes <= before.total_bytes);
+    CHECK(before.total_files - before.free_files == 1);  // the root
+    const uint64_t f =
+        value_or_fail(co_await fs->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
+    std::vector<uint8_t> data(4 * kMiB);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 2654435761u >> 13);
+    for (uint64_t at = 0; at < data.size(); at += kMiB) {
+      std::vector<uint8_t> piece(data.begin() + static_cast<ptrdiff_t>(at),
+                                 data.begin() + static_cast<ptrdiff_t>(at + kMiB));
+      REQUIRE((co_await fs->write(f, at, std::move(piece), Stability::kUnstable)).ok());
+    }
+    REQUIRE((co_await fs->store().destage_all()).ok());
+    auto after = value_or_fail(co_await fs->fsstat(), "fsstat");
+    CHECK(after.total_bytes == before.total_bytes);
+    CHECK(after.free_bytes < before.free_bytes);
+    CHECK(after.total_files - after.free_files == 2);
+  });
+}
+
 TEST_CASE("hostdriver/fs: a big directory lists every entry once across checkpoints") {
   with_fs([](FsSession& s) -> Task<void> {
     FileSystem* fs = co_await s.open();
