@@ -1,0 +1,69 @@
+// hostdriver/nfs/file_handle.cpp
+#include "hostdriver/nfs/file_handle.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "common/assert.h"
+
+namespace splitarray::hostdriver::nfs {
+namespace {
+
+constexpr size_t kSealedBytes = 28;  // version .. generation: what the MAC covers
+constexpr size_t kMacBytes = kFileHandleBytes - kSealedBytes;
+static_assert(kMacBytes == 16);
+
+void put_u64(uint8_t* out, uint64_t value) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<uint8_t>(value);
+    value >>= 8;
+  }
+}
+
+uint64_t get_u64(const uint8_t* in) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value = (value << 8) | in[i];
+  return value;
+}
+
+void mac_of(const HandleKey& key, const uint8_t* sealed, uint8_t* out) {
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_bytes = 0;
+  const uint8_t* done = HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), sealed,
+                             kSealedBytes, digest, &digest_bytes);
+  ASSERT_MSG(done != nullptr, "HMAC-SHA256 failed");
+  ASSERT(digest_bytes >= kMacBytes);
+  std::copy(digest, digest + kMacBytes, out);
+}
+
+}  // namespace
+
+std::vector<uint8_t> HandleCodec::encode(const FileHandle& handle) const {
+  std::vector<uint8_t> bytes(kFileHandleBytes, 0);
+  bytes[0] = kFileHandleVersion;
+  put_u64(&bytes[4], handle.fs_id);
+  put_u64(&bytes[12], handle.inode);
+  put_u64(&bytes[20], handle.generation);
+  mac_of(key_, bytes.data(), &bytes[kSealedBytes]);
+  ASSERT(bytes.size() == kFileHandleBytes);
+  return bytes;
+}
+
+Result<FileHandle> HandleCodec::decode(std::span<const uint8_t> bytes) const {
+  if (bytes.size() != kFileHandleBytes) {
+    return make_error(Code::kInvalidArgument, "file handle of the wrong size");
+  }
+  if (bytes[0] != kFileHandleVersion || bytes[1] != 0 || bytes[2] != 0 || bytes[3] != 0) {
+    return make_error(Code::kInvalidArgument, "file handle of an unknown version");
+  }
+  uint8_t expected[kMacBytes];
+  mac_of(key_, bytes.data(), expected);
+  if (CRYPTO_memcmp(expected, bytes.data() + kSealedBytes, kMacBytes) != 0) {
+    return make_error(Code::kInvalidArgument, "file handle with a bad MAC");
+  }
+  return FileHandle{
+      .fs_id = get_u64(&bytes[4]), .inode = get_u64(&bytes[12]), .generation = get_u64(&bytes[20])};
+}
+
+}  // namespace splitarray::hostdriver::nfs
