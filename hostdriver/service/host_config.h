@@ -1,0 +1,40 @@
+// hostdriver/service/host_config.h
+// The host driver's settings, from its command line:
+//   hostdriver --shelf HOST:PORT [--datastore NAME] [--host-id N]
+//              [--listen ADDR] [--nfs-port N] [--mount-port N] [--portmap-port N]
+//              [--export PATH] [--clients NET[,NET...]] [--no-root-squash] [--read-only]
+//              [geometry: --block-size B --data-fragments K --parity-fragments M
+//                         --fragment-bytes F]
+// Defaults serve the datastore "default" as /default on 127.0.0.1 (NFS 20490, MOUNT 20048, no
+// portmapper) to 127.0.0.1 only, with root squashing: nothing is exposed that was not asked for.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hostdriver/fs/file_system.h"
+#include "hostdriver/nfs/exports.h"
+
+namespace splitarray::hostdriver::service {
+
+inline constexpr uint16_t kNfsPortDefault = 20490;
+inline constexpr uint16_t kMountPortDefault = 20048;
+
+struct HostConfig {
+  fs::FsConfig fs;  // shelf address, datastore, host id, geometry
+  std::string listen_host = "127.0.0.1";
+  uint16_t nfs_port = kNfsPortDefault;
+  uint16_t mount_port = kMountPortDefault;
+  uint16_t portmap_port = 0;  // 0: no portmapper (111 for stock clients)
+  nfs::Export exported;
+};
+
+// Parses argv[1..]; kInvalidArgument naming the bad option.
+Result<HostConfig> parse_host_config(int argc, const char* const* argv);
+std::string host_usage();
+
+// The libnfs URL of the export (what the quick start prints).
+std::string export_url(const HostConfig& config);
+
+}  // namespace splitarray::hostdriver::service

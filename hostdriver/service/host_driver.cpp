@@ -1,0 +1,94 @@
+// hostdriver/service/host_driver.cpp
+#include "hostdriver/service/host_driver.h"
+
+#include "hostdriver/service/handle_key.h"
+
+namespace splitarray::hostdriver::service {
+namespace {
+
+constexpr uint32_t kNfsProgram = 100003;
+
+}  // namespace
+
+HostDriver::HostDriver(Env& env, HostConfig config, std::unique_ptr<fs::FileSystem> fs)
+    : env_(env), config_(std::move(config)), fs_(std::move(fs)) {}
+
+HostDriver::~HostDriver() { ASSERT_MSG(closed_, "HostDriver destroyed without close()"); }
+
+Task<Result<std::unique_ptr<HostDriver>>> HostDriver::start(Env& env, HostConfig config,
+                                                            nfs::HandleKey fresh_key) {
+  auto shelf = co_await protocol::ShelfClient::connect(env, config.fs.store.shelf);
+  if (!shelf.ok()) co_return std::move(shelf).take_error();
+  auto key = co_await load_or_create_handle_key(**shelf, config.fs.datastore, fresh_key);
+  co_await (*shelf)->close();
+  if (!key.ok()) co_return std::move(key).take_error();
+
+  auto opened = co_await fs::FileSystem::open(env, config.fs);
+  if (!opened.ok()) co_return std::move(opened).take_error();
+  std::unique_ptr<HostDriver> driver(
+      new HostDriver(env, std::move(config), std::move(opened).value()));
+  Result<void> bound = driver->bind(*key);
+  if (!bound.ok()) {
+    co_await driver->close();
+    co_return std::move(bound).take_error();
+  }
+  co_return driver;
+}
+
+Result<void> HostDriver::bind(const nfs::HandleKey& key) {
+  nfs3_ = std::make_unique<nfs::nfs3::Nfs3Program>(env_, *fs_, config_.exported,
+                                                   nfs::HandleCodec(key), nfs::nfs3::Nfs3Options{});
+  std::vector<nfs::MountedExport> exports;
+  exports.push_back(nfs::MountedExport{config_.exported, nfs3_->root_handle()});
+  mount_ = std::make_unique<nfs::MountProgram>(std::move(exports));
+  server_ = std::make_unique<nfs::OncRpcServer>(env_, nfs::OncRpcServerOptions{});
+  server_->add_program(*nfs3_);
+  server_->add_program(*mount_);
+
+  ASSIGN_OR_RETURN(Address nfs_address,
+                   server_->listen(Address{config_.listen_host, config_.nfs_port}));
+  ASSIGN_OR_RETURN(Address mount_address,
+                   server_->listen(Address{config_.listen_host, config_.mount_port}));
+  config_.nfs_port = nfs_address.port;
+  config_.mount_port = mount_address.port;
+  if (config_.portmap_port != 0) {
+    std::vector<nfs::PortMapping> table;
+    for (uint32_t version : {1u, 2u, 3u}) {
+      table.push_back({.program = nfs::kMountProgram,
+                       .version = version,
+                       .protocol = nfs::kProtocolTcp,
+                       .port = config_.mount_port});
+    }
+    table.push_back({.program = kNfsProgram,
+                     .version = 3,
+                     .protocol = nfs::kProtocolTcp,
+                     .port = config_.nfs_port});
+    table.push_back({.program = nfs::kPortmapProgram,
+                     .version = 2,
+                     .protocol = nfs::kProtocolTcp,
+                     .port = config_.portmap_port});
+    portmap_ = std::make_unique<nfs::PortmapProgram>(std::move(table));
+    server_->add_program(*portmap_);
+    ASSIGN_OR_RETURN(Address portmap_address,
+                     server_->listen(Address{config_.listen_host, config_.portmap_port}));
+    config_.portmap_port = portmap_address.port;
+  }
+  return ok_result();
+}
+
+Task<void> HostDriver::serve() {
+  ASSERT(server_ != nullptr);
+  co_await server_->serve();
+}
+
+void HostDriver::stop() {
+  if (server_ != nullptr) server_->stop();
+}
+
+Task<void> HostDriver::close() {
+  if (closed_) co_return;
+  closed_ = true;
+  co_await fs_->close();
+}
+
+}  // namespace splitarray::hostdriver::service

@@ -1,0 +1,57 @@
+// hostdriver/service/host_driver.h
+// HostDriver: one datastore served over NFS v3 from this host. It takes the datastore over
+// (fs::FileSystem::open fences any previous owner), loads the handle key from the shelf, and
+// serves the NFS v3, MOUNT and (optionally) portmapper programs on their ports.
+//
+// Lifecycle: start() -> serve() (returns after stop()) -> close(). close() checkpoints and closes
+// the file system, so a restart replays nothing; a crash instead is recovered by the next open.
+// Threading: the Env's event loop.
+#pragma once
+
+#include <memory>
+
+#include "common/env.h"
+#include "hostdriver/fs/file_system.h"
+#include "hostdriver/nfs/file_handle.h"
+#include "hostdriver/nfs/mount_program.h"
+#include "hostdriver/nfs/nfs3/nfs3_program.h"
+#include "hostdriver/nfs/onc_rpc_server.h"
+#include "hostdriver/nfs/portmap_program.h"
+#include "hostdriver/service/host_config.h"
+
+namespace splitarray::hostdriver::service {
+
+class HostDriver final {
+ public:
+  // `fresh_key`: random bytes, used only if the datastore has no handle key yet.
+  static Task<Result<std::unique_ptr<HostDriver>>> start(Env& env, HostConfig config,
+                                                         nfs::HandleKey fresh_key);
+  ~HostDriver();
+  HostDriver(const HostDriver&) = delete;
+  HostDriver& operator=(const HostDriver&) = delete;
+
+  // The configuration with the ports actually bound (port 0 asks the OS for one).
+  const HostConfig& config() const { return config_; }
+  Task<void> serve();
+  void stop();
+  Task<void> close();
+
+  fs::FileSystem& file_system() { return *fs_; }
+  const nfs::OncRpcServer& rpc() const { return *server_; }
+  const nfs::nfs3::Nfs3Program& nfs() const { return *nfs3_; }
+
+ private:
+  HostDriver(Env& env, HostConfig config, std::unique_ptr<fs::FileSystem> fs);
+  Result<void> bind(const nfs::HandleKey& key);
+
+  Env& env_;
+  HostConfig config_;
+  std::unique_ptr<fs::FileSystem> fs_;
+  std::unique_ptr<nfs::nfs3::Nfs3Program> nfs3_;
+  std::unique_ptr<nfs::MountProgram> mount_;
+  std::unique_ptr<nfs::PortmapProgram> portmap_;
+  std::unique_ptr<nfs::OncRpcServer> server_;
+  bool closed_ = false;
+};
+
+}  // namespace splitarray::hostdriver::service
