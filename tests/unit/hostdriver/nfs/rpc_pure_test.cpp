@@ -44,10 +44,10 @@ TEST_CASE("hostdriver/nfs/record_marking: fragments assemble and limits hold") {
 }
 
 TEST_CASE("hostdriver/nfs/rpc_message: call headers decode, bad ones get the right verdict") {
-  const Credentials sys{.flavor = kAuthSys, .uid = 1000, .gid = 100, .gids = {4, 24, 27},
-                        .machine = "esx01"};
-  const auto body = rpc_test::call_body(0xABCD, 100003, 3, 6, std::vector<uint8_t>{1, 2, 3, 4},
-                                        sys);
+  const Credentials sys{
+      .flavor = kAuthSys, .uid = 1000, .gid = 100, .gids = {4, 24, 27}, .machine = "esx01"};
+  const auto body =
+      rpc_test::call_body(0xABCD, 100003, 3, 6, std::vector<uint8_t>{1, 2, 3, 4}, sys);
   XdrDecoder in(body);
   DecodedCall call = decode_call(in);
   REQUIRE(call.verdict == CallVerdict::kAccept);
@@ -86,8 +86,12 @@ TEST_CASE("hostdriver/nfs/rpc_message: call headers decode, bad ones get the rig
 TEST_CASE("hostdriver/nfs/duplicate_request_cache: replays, in-progress drops, bounded") {
   DuplicateRequestCache cache(2, 16);
   auto key = [](uint32_t xid) {
-    return DrcKey{.client = "10.0.0.1", .xid = xid, .program = 100003, .version = 3,
-                  .procedure = 8, .args_crc = 0};
+    return DrcKey{.client = "10.0.0.1",
+                  .xid = xid,
+                  .program = 100003,
+                  .version = 3,
+                  .procedure = 8,
+                  .args_crc = 0};
   };
   CHECK(cache.begin(key(1)).verdict == DrcVerdict::kNew);
   CHECK(cache.begin(key(1)).verdict == DrcVerdict::kInProgress);
@@ -134,8 +138,14 @@ struct MountCall {
 MountCall mount_call(MountProgram& program, uint32_t version, uint32_t procedure,
                      std::span<const uint8_t> args, const char* peer = "127.0.0.1") {
   asio::io_context io;
-  RpcCall call{.xid = 1, .program = kMountProgram, .version = version, .procedure = procedure,
-               .credentials = {}, .peer = Address{peer, 700}, .connection_id = 1, .args = args};
+  RpcCall call{.xid = 1,
+               .program = kMountProgram,
+               .version = version,
+               .procedure = procedure,
+               .credentials = {},
+               .peer = Address{peer, 700},
+               .connection_id = 1,
+               .args = args};
   XdrEncoder results;
   const AcceptStat stat = testing::run_task(io, program.call(call, results));
   return MountCall{stat, results.take()};

@@ -33,9 +33,7 @@ class TestProgram final : public RpcProgram {
   uint32_t program() const override { return kTestProgram; }
   uint32_t version_min() const override { return 2; }
   uint32_t version_max() const override { return 3; }
-  bool idempotent(uint32_t, uint32_t procedure) const override {
-    return procedure != kProcCounter;
-  }
+  bool idempotent(uint32_t, uint32_t procedure) const override { return procedure != kProcCounter; }
   Task<AcceptStat> call(const RpcCall& call, XdrEncoder& results) override {
     XdrDecoder args(call.args);
     if (call.procedure == kProcEcho) {
@@ -196,8 +194,9 @@ TEST_CASE("hostdriver/nfs/rpc_server: wrong program, version, procedure, auth an
     CHECK(mismatch->accept_stat == 0);  // RPC_MISMATCH
 
     // AUTH_DES (3): AUTH_ERROR / AUTH_TOOWEAK.
-    const auto des = call_body(6, kTestProgram, 3, 0, {},
-                               Credentials{.flavor = 3, .uid = 0, .gid = 0, .gids = {}, .machine = ""});
+    const auto des =
+        call_body(6, kTestProgram, 3, 0, {},
+                  Credentials{.flavor = 3, .uid = 0, .gid = 0, .gids = {}, .machine = ""});
     REQUIRE((co_await client.send(as_record(des))).ok());
     auto weak = co_await client.receive();
     REQUIRE(weak.ok());
@@ -208,9 +207,9 @@ TEST_CASE("hostdriver/nfs/rpc_server: wrong program, version, procedure, auth an
 
     // AUTH_SYS with 17 groups: AUTH_BADCRED.
     std::vector<uint32_t> groups(17, 5);
-    const auto bad = call_body(7, kTestProgram, 3, 0, {},
-                               Credentials{.flavor = kAuthSys, .uid = 1, .gid = 1, .gids = groups,
-                                           .machine = "m"});
+    const auto bad = call_body(
+        7, kTestProgram, 3, 0, {},
+        Credentials{.flavor = kAuthSys, .uid = 1, .gid = 1, .gids = groups, .machine = "m"});
     REQUIRE((co_await client.send(as_record(bad))).ok());
     auto badcred = co_await client.receive();
     REQUIRE(badcred.ok());
@@ -248,7 +247,8 @@ TEST_CASE("hostdriver/nfs/rpc_server: a retransmitted non-idempotent call is not
   });
 }
 
-TEST_CASE("hostdriver/nfs/rpc_server: junk, oversized and stalled records close only their connection") {
+TEST_CASE(
+    "hostdriver/nfs/rpc_server: junk, oversized and stalled records close only their connection") {
   OncRpcServerOptions options;
   options.partial_record_timeout = std::chrono::milliseconds(200);
   Harness harness(options);
