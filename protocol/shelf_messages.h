@@ -20,8 +20,12 @@
 namespace splitarray::protocol {
 
 inline constexpr size_t kFingerprintBytes = 32;
-inline constexpr size_t kIndexBatchMax = 8192;  // fps per lookup/insert/remove request
-inline constexpr size_t kNvramRecordsPerAppendMax = 4096;
+inline constexpr size_t kIndexBatchMax = 8192;             // fps per lookup/insert/remove request
+inline constexpr size_t kNvramRecordsPerAppendMax = 4096;  // what the wire format admits
+// What a shelf accepts per append unless configured otherwise, and so the most a host sends:
+// a host that batched up to the wire maximum had its appends refused (and fenced itself).
+inline constexpr size_t kNvramRecordsPerAppendDefault = 1024;
+static_assert(kNvramRecordsPerAppendDefault <= kNvramRecordsPerAppendMax);
 inline constexpr size_t kRegisterNameBytesMaxWire = 256;
 inline constexpr size_t kRegisterValueBytesMaxWire = 64 * 1024;
 inline constexpr size_t kErrorTextBytesMax = 1024;

@@ -35,8 +35,9 @@ namespace splitarray::hostdriver::blockstore {
 // Blocks per compute job (fingerprinting, compression): 32 x 4 KiB = 128 KiB, large enough that
 // the hop to the pool is noise, small enough that one 1 MiB write uses every thread.
 inline constexpr size_t kComputeJobBlocks = 32;
-// Block reads of one read() in flight at once.
-inline constexpr size_t kReadBlocksInflightMax = 64;
+// Blocks one read() hands the chunk reader at once (its scratch memory is this many blocks). A
+// 1 MiB read of 4 KiB blocks is one batch, so neighbouring chunks merge into few range reads.
+inline constexpr size_t kReadBlocksBatchMax = 256;
 
 // One block of a write on its way through the pipeline.
 struct PendingBlock {

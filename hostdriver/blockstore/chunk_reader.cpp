@@ -112,21 +112,27 @@ Task<Result<std::vector<uint8_t>>> ChunkReader::read_range(const BlockRef& ref) 
   auto placed =
       container::locate_checked(config_.geometry, ref.location.offset, ref.location.length);
   if (!placed.ok()) co_return placed.error();
-  auto disks = destager_.placement(ContainerId(ref.location.container_id));
+  co_return co_await read_placed(ref.location.container_id, placed->fragment_index,
+                                 placed->offset_in_fragment, placed->length);
+}
+
+Task<Result<std::vector<uint8_t>>> ChunkReader::read_placed(uint64_t container,
+                                                            uint32_t fragment_index,
+                                                            uint32_t offset_in_fragment,
+                                                            uint32_t length) {
+  auto disks = destager_.placement(ContainerId(container));
   if (!disks.ok()) co_return disks.error();
-  const protocol::FragmentIdValue id{
-      ref.location.container_id, static_cast<uint8_t>(placed->fragment_index), kFragmentGeneration};
-  const DiskIndex disk = (*disks)[placed->fragment_index];
+  ASSERT(fragment_index < disks->size());
+  const protocol::FragmentIdValue id{container, static_cast<uint8_t>(fragment_index),
+                                     kFragmentGeneration};
+  const DiskIndex disk = (*disks)[fragment_index];
   for (int attempt = 1;; ++attempt) {
     auto client = co_await link_.client();
     if (!client.ok()) co_return client.error();
     ++stats_.range_reads;
-    auto bytes =
-        co_await fragment_read(**client, disk, id, placed->offset_in_fragment, placed->length);
+    auto bytes = co_await fragment_read(**client, disk, id, offset_in_fragment, length);
     if (bytes.ok()) {
-      if (bytes->size() != placed->length) {
-        co_return make_error(Code::kCorruption, "short fragment read");
-      }
+      if (bytes->size() != length) co_return make_error(Code::kCorruption, "short fragment read");
       co_return std::move(bytes).value();
     }
     const bool broken = (*client)->rpc().broken() || bytes.code() == Code::kTimeout;

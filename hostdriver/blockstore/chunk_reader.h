@@ -39,6 +39,11 @@ inline constexpr int kReadAttemptsMax = 3;  // connection-level retries of one r
 // per-connection limit of 256, leaving room for writes and index calls).
 inline constexpr size_t kFragmentReadsInflightMax = 64;
 inline constexpr Duration kBusyReadRetryDelay = std::chrono::milliseconds(2);
+// read_many() merges chunks that lie close together in one data fragment into one range read of
+// at most this many bytes, skipping gaps of at most kCoalesceGapBytesMax (bytes of chunks the
+// caller did not ask for: cheaper to read than another round trip).
+inline constexpr uint32_t kCoalesceBytesMax = 1024 * 1024;
+inline constexpr uint32_t kCoalesceGapBytesMax = 32 * 1024;
 
 struct ChunkReaderStats {
   uint64_t cache_hits = 0;
@@ -49,6 +54,8 @@ struct ChunkReaderStats {
   uint64_t repairs = 0;
   uint64_t unrecoverable = 0;
   uint64_t busy_retries = 0;
+  uint64_t coalesced_reads = 0;   // range reads that fetched several chunks at once
+  uint64_t coalesced_chunks = 0;  // chunks those reads delivered
 };
 
 class ChunkReader final {
@@ -62,6 +69,12 @@ class ChunkReader final {
   // Reads block `ref` into out (block_size bytes). kCorruption if it cannot be read or
   // reconstructed; kUnavailable/kTimeout if the shelf cannot be reached.
   Task<Result<void>> read(const BlockRef& ref, std::span<uint8_t> out);
+  // Reads refs[i] into out[i * block_size, +block_size) for every i and returns each outcome, as
+  // read() would. Chunks next to each other in one data fragment (a sequentially written range)
+  // are fetched with one range read; any chunk that read fails for is read alone by read(),
+  // which also takes the degraded path. Same errors as read(), per chunk.
+  Task<std::vector<Result<void>>> read_many(std::span<const BlockRef> refs, std::span<uint8_t> out);
+  struct Run;  // one planned range read of read_many (coalesced_reads.cpp)
   // Waits for background repairs (close()).
   Task<void> stop();
   const ChunkReaderStats& stats() const { return stats_; }
@@ -83,6 +96,12 @@ class ChunkReader final {
                                                    protocol::FragmentIdValue id, uint32_t offset,
                                                    uint32_t length);
   Task<Result<std::vector<uint8_t>>> read_range(const BlockRef& ref);
+  // The bytes [offset_in_fragment, +length) of one data fragment, with connection retries.
+  Task<Result<std::vector<uint8_t>>> read_placed(uint64_t container, uint32_t fragment_index,
+                                                 uint32_t offset_in_fragment, uint32_t length);
+  Task<void> read_one(BlockRef ref, std::span<uint8_t> out, Result<void>& outcome);
+  Task<void> read_run(const Run& run, std::span<const BlockRef> refs, std::span<uint8_t> out,
+                      std::vector<Result<void>>& outcomes);
   uint32_t placed_index(const BlockRef& ref) const;
   Task<Result<void>> read_degraded(const BlockRef& ref, int suspect, std::span<uint8_t> out);
   Task<void> reconstruct(std::shared_ptr<Reconstruction> r);

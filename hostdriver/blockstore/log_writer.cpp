@@ -113,7 +113,7 @@ Task<void> LogWriter::run() {
     // One batch: as many queued records as fit one append.
     size_t count = 0;
     size_t bytes = 0;
-    while (count < queue_.size() && count < protocol::kNvramRecordsPerAppendMax) {
+    while (count < queue_.size() && count < protocol::kNvramRecordsPerAppendDefault) {
       const size_t next = queue_[count].bytes.size();
       if (count > 0 && bytes + next > append_bytes_max_) break;
       bytes += next;

@@ -89,20 +89,20 @@ Task<Result<std::vector<uint8_t>>> BlockStoreImpl::read(InodeId inode, uint64_t 
   std::vector<Wanted> wanted;
   wanted.reserve(mapped->size());
   for (const auto& [block, ref] : *mapped) wanted.push_back(Wanted{block, ref});
-  std::vector<uint8_t> scratch(std::min(wanted.size(), kReadBlocksInflightMax) * block_size);
-  for (size_t at = 0; at < wanted.size(); at += kReadBlocksInflightMax) {
-    const size_t n = std::min(kReadBlocksInflightMax, wanted.size() - at);
-    async::TaskGroup reads;
-    auto one = [](BlockStoreImpl* self, Wanted* w, std::span<uint8_t> block) -> Task<void> {
-      w->outcome = co_await self->reader_->read(w->ref, block);
-    };
+  // Chunks are read in groups of kReadBlocksBatchMax (bounded memory); within a group the
+  // chunk reader merges neighbours in one fragment into one range read.
+  std::vector<uint8_t> scratch(std::min(wanted.size(), kReadBlocksBatchMax) * block_size);
+  std::vector<BlockRef> refs;
+  for (size_t at = 0; at < wanted.size(); at += kReadBlocksBatchMax) {
+    const size_t n = std::min(kReadBlocksBatchMax, wanted.size() - at);
+    refs.clear();
+    for (size_t i = 0; i < n; ++i) refs.push_back(wanted[at + i].ref);
+    const std::span<uint8_t> slots = std::span(scratch).first(n * block_size);
+    std::vector<Result<void>> outcomes = co_await reader_->read_many(refs, slots);
+    ASSERT(outcomes.size() == n);
     for (size_t i = 0; i < n; ++i) {
-      reads.spawn(env_.executor(), one(this, &wanted[at + i],
-                                       std::span(scratch).subspan(i * block_size, block_size)));
-    }
-    co_await reads.join();
-    for (size_t i = 0; i < n; ++i) {
-      const Wanted& w = wanted[at + i];
+      Wanted& w = wanted[at + i];
+      w.outcome = std::move(outcomes[i]);
       if (!w.outcome.ok()) continue;
       // Copy the overlap of this block and [offset, end).
       const uint64_t block_start = w.block_index * block_size;

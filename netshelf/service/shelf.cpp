@@ -1,5 +1,10 @@
 #include "netshelf/service/shelf.h"
 
+// Hosts batch at most kNvramRecordsPerAppendDefault records per append; the shelf must take them.
+static_assert(splitarray::netshelf::nvram::NvramConfig{}.append_records_max >=
+                  splitarray::protocol::kNvramRecordsPerAppendDefault,
+              "the shelf's default append limit refuses what hosts send");
+
 namespace splitarray::netshelf {
 namespace {
 

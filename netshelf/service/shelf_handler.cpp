@@ -155,8 +155,12 @@ Task<Result<Reply>> ShelfHandler::nvram_read(Frame& request, HostId& host) {
   rep.first_sequence = read.records.empty() ? req.from_sequence : read.records.front().sequence;
   rep.next_sequence = read.next_sequence;
   std::vector<uint8_t> payload;
+  // One reply holds at most what the wire admits (kPayloadMaxBytes, kNvramRecordsPerAppendMax
+  // records); the reader continues from the record after the last one it got. Small records
+  // (file-system operations) reach the count limit long before the byte limit.
   for (const nvram::LogRecord& record : read.records) {
     if (payload.size() + record.bytes.size() > protocol::kPayloadMaxBytes) break;
+    if (rep.record_lengths.size() == protocol::kNvramRecordsPerAppendMax) break;
     rep.record_lengths.push_back(static_cast<uint32_t>(record.bytes.size()));
     payload.insert(payload.end(), record.bytes.begin(), record.bytes.end());
   }
