@@ -9,7 +9,7 @@
 // (repair, in the background). Fewer than k good fragments, or a wrong fp even after
 // reconstruction, is kCorruption: never other bytes.
 // Concurrent degraded reads of one container share one reconstruction (a read of many blocks
-// of a damaged fragment costs one per batch of kReadBlocksInflightMax blocks, not one per block).
+// of a damaged fragment costs one per batch of kReadBlocksBatchMax blocks, not one per block).
 // Threading: the Env's event loop; decoding runs inline (one block is a few microseconds).
 #pragma once
 
