@@ -48,7 +48,8 @@ Task<void> OncRpcServer::accept_loop(Listener& listener) {
   while (!stopping_) {
     Result<std::unique_ptr<Stream>> stream = co_await listener.accept();
     if (!stream.ok()) {
-      if (!stopping_) env_.log.error("nfs.rpc.accept_failed", {{"error", stream.error().to_string()}});
+      if (!stopping_)
+        env_.log.error("nfs.rpc.accept_failed", {{"error", stream.error().to_string()}});
       break;
     }
     if (stopping_) break;
@@ -60,8 +61,7 @@ Task<void> OncRpcServer::accept_loop(Listener& listener) {
     }
     ++stats_.connections_accepted;
     const uint64_t id = next_connection_id_++;
-    connections_.emplace(id,
-                         std::make_unique<RpcConnection>(*this, id, std::move(stream).value()));
+    connections_.emplace(id, std::make_unique<RpcConnection>(*this, id, std::move(stream).value()));
     connection_tasks_.spawn(env_.executor(), run_connection(id));
   }
   listener.close();

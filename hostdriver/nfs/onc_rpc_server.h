@@ -48,8 +48,8 @@ struct OncRpcServerStats {
   uint64_t idle_closes = 0;
   uint64_t calls = 0;
   uint64_t garbage_args = 0;
-  uint64_t unavailable = 0;  // PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL
-  uint64_t auth_errors = 0;  // RPC_MISMATCH and AUTH_ERROR replies
+  uint64_t unavailable = 0;      // PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL
+  uint64_t auth_errors = 0;      // RPC_MISMATCH and AUTH_ERROR replies
   uint64_t replies_dropped = 0;  // the connection closed before the reply was sent
   DrcStats drc;
 };

@@ -16,8 +16,8 @@ Task<AcceptStat> PortmapProgram::call(const RpcCall& call, XdrEncoder& results) 
       co_return AcceptStat::kSuccess;
     }
     case kPortmapGetPort: {
-      PortMapping wanted{.program = args.u32(), .version = args.u32(), .protocol = args.u32(),
-                         .port = args.u32()};
+      PortMapping wanted{
+          .program = args.u32(), .version = args.u32(), .protocol = args.u32(), .port = args.u32()};
       if (!args.ok() || !args.at_end()) co_return AcceptStat::kGarbageArgs;
       uint32_t port = 0;  // 0: not registered
       for (const PortMapping& mapping : mappings_) {

@@ -54,9 +54,9 @@ Task<void> RpcConnection::read_loop() {
     if (!record.ok()) {
       if (record.code() == Code::kProtocol || record.code() == Code::kTimeout) {
         ++server_.stats_.connections_closed_for_errors;
-        server_.env_.log.warn("nfs.rpc.connection_closed",
-                              {{"conn", id_}, {"peer", peer_.to_string()},
-                               {"error", record.error().to_string()}});
+        server_.env_.log.warn(
+            "nfs.rpc.connection_closed",
+            {{"conn", id_}, {"peer", peer_.to_string()}, {"error", record.error().to_string()}});
       }
       co_return;
     }
@@ -137,9 +137,8 @@ bool RpcConnection::dispatch(std::vector<uint8_t> record) {
   RpcProgram* program = server_.find_program(header.program);
   if (program == nullptr) {
     ++stats.unavailable;
-    send(small_reply([xid](XdrEncoder& out) {
-      encode_accepted_header(out, xid, AcceptStat::kProgUnavail);
-    }));
+    send(small_reply(
+        [xid](XdrEncoder& out) { encode_accepted_header(out, xid, AcceptStat::kProgUnavail); }));
     return true;
   }
   if (header.version < program->version_min() || header.version > program->version_max()) {
@@ -168,9 +167,8 @@ bool RpcConnection::dispatch(std::vector<uint8_t> record) {
   }
   const size_t args_at = in.position();
   ++inflight_;
-  calls_.spawn(server_.env_.executor(),
-               execute(std::move(record), std::move(call.header), args_at, *program,
-                       std::move(drc_key)));
+  calls_.spawn(server_.env_.executor(), execute(std::move(record), std::move(call.header), args_at,
+                                                *program, std::move(drc_key)));
   return true;
 }
 

@@ -43,8 +43,8 @@ DecodedCall decode_call(XdrDecoder& in) {
   call.header.procedure = in.u32();
   const uint32_t flavor = in.u32();
   const std::span<const uint8_t> body = in.opaque_view(kAuthBodyBytesMax);
-  (void)in.u32();                           // verifier flavor: ignored (AUTH_NONE/AUTH_SYS)
-  in.skip_opaque(kAuthBodyBytesMax);        // verifier body
+  (void)in.u32();                     // verifier flavor: ignored (AUTH_NONE/AUTH_SYS)
+  in.skip_opaque(kAuthBodyBytesMax);  // verifier body
   if (!in.ok()) {
     call.verdict = CallVerdict::kBadCred;
     return call;

@@ -17,8 +17,8 @@ inline constexpr uint32_t kMsgReply = 1;
 
 // RFC 5531 auth_stat values the server sends.
 enum class AuthStat : uint32_t {
-  kBadCred = 1,    // credentials malformed
-  kTooWeak = 5,    // flavor not accepted
+  kBadCred = 1,  // credentials malformed
+  kTooWeak = 5,  // flavor not accepted
 };
 
 struct CallHeader {

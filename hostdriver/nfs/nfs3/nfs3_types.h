@@ -49,7 +49,8 @@ inline constexpr uint32_t kReaddirBytesMax = 1 * kMiB;
 // Entries a client-side decoder accepts in one READDIR(PLUS) reply (each costs >= 24 bytes).
 inline constexpr size_t kReaddirEntriesWireMax = kReaddirBytesMax / 24;
 
-// --- Procedures -----------------------------------------------------------------------------------
+// --- Procedures
+// -----------------------------------------------------------------------------------
 enum class Proc : uint32_t {
   kNull = 0,
   kGetattr = 1,
@@ -146,7 +147,8 @@ inline constexpr uint32_t kFsfSymlink = 0x0002;
 inline constexpr uint32_t kFsfHomogeneous = 0x0008;
 inline constexpr uint32_t kFsfCanSetTime = 0x0010;
 
-// --- Common values --------------------------------------------------------------------------------
+// --- Common values
+// --------------------------------------------------------------------------------
 using Verifier = std::array<uint8_t, kVerifierBytes>;
 
 struct Fh {  // nfs_fh3: opaque <= kFhBytesMax
@@ -213,8 +215,9 @@ struct DirOpArgs {  // diropargs3
   friend bool operator==(const DirOpArgs&, const DirOpArgs&) = default;
 };
 
-// --- Arguments --------------------------------------------------------------------------------------
-// GETATTR, READLINK, FSSTAT, FSINFO, PATHCONF take one handle.
+// --- Arguments
+// -------------------------------------------------------------------------------------- GETATTR,
+// READLINK, FSSTAT, FSINFO, PATHCONF take one handle.
 struct FhArgs {
   Fh object;
   friend bool operator==(const FhArgs&, const FhArgs&) = default;
@@ -303,7 +306,8 @@ struct CommitArgs {
   friend bool operator==(const CommitArgs&, const CommitArgs&) = default;
 };
 
-// --- Results ----------------------------------------------------------------------------------------
+// --- Results
+// ----------------------------------------------------------------------------------------
 struct GetattrRes {
   Status status = Status::kOk;
   Fattr attrs;  // ok
@@ -316,9 +320,9 @@ struct WccRes {  // SETATTR; REMOVE and RMDIR (the directory's wcc)
 };
 struct LookupRes {
   Status status = Status::kOk;
-  Fh object;           // ok
-  PostOpAttr attrs;    // ok
-  PostOpAttr dir;      // both
+  Fh object;         // ok
+  PostOpAttr attrs;  // ok
+  PostOpAttr dir;    // both
   friend bool operator==(const LookupRes&, const LookupRes&) = default;
 };
 struct AccessRes {
@@ -379,10 +383,10 @@ struct ListEntry {  // entry3 / entryplus3 (handle and attrs only in READDIRPLUS
 template <bool kPlus>
 struct ReaddirResOf {
   Status status = Status::kOk;
-  PostOpAttr dir;                 // both
-  Verifier verf{};                // ok
+  PostOpAttr dir;                  // both
+  Verifier verf{};                 // ok
   std::vector<ListEntry> entries;  // ok
-  bool eof = false;               // ok
+  bool eof = false;                // ok
   friend bool operator==(const ReaddirResOf&, const ReaddirResOf&) = default;
 };
 using ReaddirRes = ReaddirResOf<false>;
@@ -432,7 +436,8 @@ struct CommitRes {
   friend bool operator==(const CommitRes&, const CommitRes&) = default;
 };
 
-// --- Conversions between the file system's values and the protocol's -------------------------------
+// --- Conversions between the file system's values and the protocol's
+// -------------------------------
 Ftype ftype_of(fs::FileType type);
 // fattr3 of a file: fsid is the file system's id, `used` is the size rounded up to
 // kUsedUnitBytes (what a file costs after deduplication and compression is not known per file).
@@ -441,7 +446,7 @@ Fattr fattr_of(const fs::Attributes& attrs, uint64_t fsid);
 WccAttr wcc_attr_of(const fs::Attributes& attrs);
 // nfstime3 <-> WallTime. Times before 1970 read as 0 and after 2106 as the largest nfstime3.
 Time time_of(WallTime time);
-WallTime wall_time_of(Time time);  // time.nseconds < kNanosPerSecond
+WallTime wall_time_of(Time time);      // time.nseconds < kNanosPerSecond
 Verifier verifier_of(uint64_t value);  // big-endian
 uint64_t value_of(const Verifier& verifier);
 

@@ -96,8 +96,7 @@ Status check_write(const Credentials& who, const fs::Attributes& file) {
   return Status::kAcces;
 }
 
-Status check_setattr(const Credentials& who, const fs::Attributes& file,
-                     const AttrChange& change) {
+Status check_setattr(const Credentials& who, const fs::Attributes& file, const AttrChange& change) {
   if (who.is_root()) return Status::kOk;
   const bool owner = is_owner(who, file);
   // Ownership and mode: EPERM, as chown/chmod answer.

@@ -26,7 +26,7 @@
 
 namespace splitarray::hostdriver::nfs::nfs3 {
 
-inline constexpr uint32_t kModeRead = 4;   // the rwx bits of one class
+inline constexpr uint32_t kModeRead = 4;  // the rwx bits of one class
 inline constexpr uint32_t kModeWrite = 2;
 inline constexpr uint32_t kModeExec = 1;
 inline constexpr uint32_t kModeSetuid = 04000;
@@ -47,12 +47,11 @@ uint32_t access_granted(const Credentials& who, const fs::Attributes& file, uint
                         bool read_only);
 
 // The checks each procedure makes; kOk or the status to answer.
-Status check_lookup(const Credentials& who, const fs::Attributes& dir);     // search
-Status check_list(const Credentials& who, const fs::Attributes& dir);       // READDIR(PLUS)
+Status check_lookup(const Credentials& who, const fs::Attributes& dir);      // search
+Status check_list(const Credentials& who, const fs::Attributes& dir);        // READDIR(PLUS)
 Status check_dir_change(const Credentials& who, const fs::Attributes& dir);  // write + search
 // Removing or replacing `entry` in `dir` (besides check_dir_change): the sticky bit.
-Status check_sticky(const Credentials& who, const fs::Attributes& dir,
-                    const fs::Attributes& entry);
+Status check_sticky(const Credentials& who, const fs::Attributes& dir, const fs::Attributes& entry);
 Status check_read(const Credentials& who, const fs::Attributes& file);   // with owner override
 Status check_write(const Credentials& who, const fs::Attributes& file);  // with owner override
 
