@@ -28,6 +28,7 @@ struct HostConfig {
   uint16_t mount_port = kMountPortDefault;
   uint16_t portmap_port = 0;  // 0: no portmapper (111 for stock clients)
   nfs::Export exported;
+  std::string label;  // how `arrayctl status` names this host (main sets the hostname)
 };
 
 // Parses argv[1..]; kInvalidArgument naming the bad option.

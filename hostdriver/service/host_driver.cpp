@@ -2,6 +2,7 @@
 #include "hostdriver/service/host_driver.h"
 
 #include "hostdriver/service/handle_key.h"
+#include "hostdriver/status/fs_figures.h"
 
 namespace splitarray::hostdriver::service {
 namespace {
@@ -32,6 +33,7 @@ Task<Result<std::unique_ptr<HostDriver>>> HostDriver::start(Env& env, HostConfig
     co_await driver->close();
     co_return std::move(bound).take_error();
   }
+  driver->start_publishing();
   co_return driver;
 }
 
@@ -76,18 +78,55 @@ Result<void> HostDriver::bind(const nfs::HandleKey& key) {
   return ok_result();
 }
 
+void HostDriver::start_publishing() {
+  status::StatusPublisherConfig publish;
+  publish.shelf = config_.fs.store.shelf;
+  publish.host = config_.fs.host;
+  publish.epoch = fs_->store().config().epoch;  // the lease epoch: a newer incarnation fences us
+  publisher_ =
+      std::make_unique<status::StatusPublisher>(env_, publish, [this] { return snapshot(); });
+  publisher_->start();
+}
+
+status::HostStatus HostDriver::snapshot() const {
+  status::HostStatus host;
+  host.label = config_.label;
+  host.state = stopping_ ? status::HostState::kStopping : status::HostState::kServing;
+  host.datastores.push_back(status::datastore_status(
+      config_.fs.datastore, export_url(config_), fs_->store().config().host.value(), fs_->stats()));
+  const nfs::OncRpcServerStats rpc = server_->stats();
+  const nfs::nfs3::Nfs3Stats& nfs = nfs3_->stats();
+  uint64_t calls = 0;
+  uint64_t errors = 0;
+  for (uint64_t count : nfs.calls) calls += count;
+  for (uint64_t count : nfs.errors) errors += count;
+  host.counters["nfs.calls"] = calls;
+  host.counters["nfs.errors"] = errors;
+  host.counters["nfs.read_bytes"] = nfs.read_bytes;
+  host.counters["nfs.written_bytes"] = nfs.written_bytes;
+  host.counters["rpc.connections"] = server_->connections();
+  host.counters["rpc.garbage_args"] = rpc.garbage_args;
+  host.counters["rpc.drc_replays"] = rpc.drc.replays;
+  host.counters["rpc.closed_for_errors"] = rpc.connections_closed_for_errors;
+  return host;
+}
+
 Task<void> HostDriver::serve() {
   ASSERT(server_ != nullptr);
   co_await server_->serve();
 }
 
 void HostDriver::stop() {
+  stopping_ = true;
+  if (publisher_ != nullptr) publisher_->publish_soon();
   if (server_ != nullptr) server_->stop();
 }
 
 Task<void> HostDriver::close() {
   if (closed_) co_return;
   closed_ = true;
+  // The publisher's last snapshot reads the file system: stop it first.
+  if (publisher_ != nullptr) co_await publisher_->stop();
   co_await fs_->close();
 }
 

@@ -5,6 +5,8 @@
 //
 // Lifecycle: start() -> serve() (returns after stop()) -> close(). close() checkpoints and closes
 // the file system, so a restart replays nothing; a crash instead is recovered by the next open.
+// While it runs, the host publishes its status (state, export, datastore figures, NFS counters)
+// to the shelf register hosts/<id>/status every 2 s, which `arrayctl status` shows.
 // Threading: the Env's event loop.
 #pragma once
 
@@ -18,6 +20,7 @@
 #include "hostdriver/nfs/onc_rpc_server.h"
 #include "hostdriver/nfs/portmap_program.h"
 #include "hostdriver/service/host_config.h"
+#include "hostdriver/status/status_publisher.h"
 
 namespace splitarray::hostdriver::service {
 
@@ -43,6 +46,8 @@ class HostDriver final {
  private:
   HostDriver(Env& env, HostConfig config, std::unique_ptr<fs::FileSystem> fs);
   Result<void> bind(const nfs::HandleKey& key);
+  void start_publishing();
+  status::HostStatus snapshot() const;
 
   Env& env_;
   HostConfig config_;
@@ -51,6 +56,8 @@ class HostDriver final {
   std::unique_ptr<nfs::MountProgram> mount_;
   std::unique_ptr<nfs::PortmapProgram> portmap_;
   std::unique_ptr<nfs::OncRpcServer> server_;
+  std::unique_ptr<status::StatusPublisher> publisher_;
+  bool stopping_ = false;
   bool closed_ = false;
 };
 

@@ -10,6 +10,8 @@
 #include <csignal>
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "common/env_asio/asio_env.h"
 #include "hostdriver/service/host_driver.h"
 
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hostdriver: %s\n", key.error().to_string().c_str());
     return 1;
   }
+  char hostname[256] = {};
+  if (gethostname(hostname, sizeof(hostname) - 1) == 0) config->label = hostname;
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io;
   int exit_code = 1;
