@@ -1,7 +1,8 @@
 // hostdriver/blockstore/read_path.cpp
 // The read path (DESIGN.md §6): block map lookups, then the blocks through the ChunkReader in
-// batches of kReadBlocksBatchMax (neighbours in one fragment share one range read). Blocks that cannot be read make the whole call kCorruption,
-// naming exactly those blocks; every other range of the file stays readable.
+// batches of kReadBlocksBatchMax (neighbours in one fragment share one range read). Blocks that
+// cannot be read make the whole call kCorruption, naming exactly those blocks; every other range of
+// the file stays readable.
 #include <algorithm>
 #include <cstring>
 #include <string>
