@@ -52,7 +52,9 @@ namespace splitarray::hostdriver::nfs::nfs3 {
 struct Nfs3Options {
   uint32_t rtmax = fs::kReadBytesMax;  // largest READ (count is capped here)
   uint32_t rtpref = fs::kReadBytesMax;
-  uint32_t wtmax = kWriteWireBytesMax;  // largest WRITE (longer ones are shortened)
+  // Largest WRITE: data up to kWriteWireBytesMax decodes and anything above wtmax is shortened
+  // (a short write); data beyond kWriteWireBytesMax is GARBAGE_ARGS (RFC 1813 allows either).
+  uint32_t wtmax = kWriteWireBytesMax;
   uint32_t wtpref = kWriteWireBytesMax;
   uint32_t io_multiple = 4096;                    // rtmult and wtmult: the block size
   uint32_t dtpref = 64 * kKiB;                    // preferred READDIR count
