@@ -245,7 +245,8 @@ TEST_CASE("e2e/nfs: cookie paging while names are created and removed between pa
     CHECK(listing.seen.count(".") == 1);
     CHECK(listing.seen.count("..") == 1);
     // Nothing that never existed.
-    for (const auto& [name, times] : listing.seen) {
+    for (const auto& entry : listing.seen) {
+      const std::string& name = entry.first;
       const bool known = name == "." || name == ".." || name.rfind("stable-", 0) == 0 ||
                          name.rfind("vol-", 0) == 0 || name.rfind("new-", 0) == 0;
       CHECK_MESSAGE(known, "listed a name that never existed: " << name);
