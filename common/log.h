@@ -47,6 +47,12 @@ class LogSink {
   virtual void write(LogLevel level, std::string_view line) = 0;
 };
 
+// Discards every line (simulations and tests that do not look at logs).
+class NullLogSink final : public LogSink {
+ public:
+  void write(LogLevel /*level*/, std::string_view /*line*/) override {}
+};
+
 class MemoryLogSink final : public LogSink {
  public:
   void write(LogLevel level, std::string_view line) override;

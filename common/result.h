@@ -48,6 +48,12 @@ struct Error {
 };
 
 inline Error make_error(Code code, std::string message) { return Error{code, std::move(message)}; }
+inline Error corruption_error(std::string message) {
+  return make_error(Code::kCorruption, std::move(message));
+}
+inline Error invalid_argument_error(std::string message) {
+  return make_error(Code::kInvalidArgument, std::move(message));
+}
 
 template <class T>
 class [[nodiscard]] Result {

@@ -45,7 +45,7 @@ Probe probe_of(const protocol::Fingerprint& fp) {
   return Probe{get_u64(bytes, 0), get_u64(bytes, 8) | 1};
 }
 
-Error corruption(std::string what) {
+Error bloom_corruption(std::string what) {
   return make_error(Code::kCorruption, "bloom filter: " + std::move(what));
 }
 
@@ -146,30 +146,32 @@ std::vector<uint8_t> BloomFilter::serialize() const {
 Result<BloomFilter> BloomFilter::deserialize(std::span<const uint8_t> bytes) {
   // Every length is checked before it is used, the header's before the body is touched.
   if (bytes.size() < kBloomHeaderBytes + kBloomTrailerBytes) {
-    return corruption("short: " + std::to_string(bytes.size()) + " bytes");
+    return bloom_corruption("short: " + std::to_string(bytes.size()) + " bytes");
   }
-  if (get_u64(bytes, kOffMagic) != kBloomFormatMagic) return corruption("bad magic");
+  if (get_u64(bytes, kOffMagic) != kBloomFormatMagic) return bloom_corruption("bad magic");
   if (get_u32(bytes, kOffHeaderCrc) != crc32c(bytes.first(kOffHeaderCrc))) {
-    return corruption("header checksum mismatch");
+    return bloom_corruption("header checksum mismatch");
   }
-  if (get_u32(bytes, kOffVersion) != kBloomFormatVersion) return corruption("unknown version");
-  if (get_u32(bytes, kOffHeaderBytes) != kBloomHeaderBytes) return corruption("bad header size");
+  if (get_u32(bytes, kOffVersion) != kBloomFormatVersion)
+    return bloom_corruption("unknown version");
+  if (get_u32(bytes, kOffHeaderBytes) != kBloomHeaderBytes)
+    return bloom_corruption("bad header size");
   const uint64_t bit_count = get_u64(bytes, kOffBitCount);
   const uint64_t count = get_u64(bytes, kOffCount);
   const uint64_t bits_set = get_u64(bytes, kOffBitsSet);
   const uint32_t probes = get_u32(bytes, kOffProbes);
   if (bit_count % 64 != 0 || bit_count < kBloomBitsMin || bit_count > kBloomBitsMax) {
-    return corruption("bad bit count " + std::to_string(bit_count));
+    return bloom_corruption("bad bit count " + std::to_string(bit_count));
   }
-  if (probes < 1 || probes > kBloomProbesMax) return corruption("bad probe count");
-  if (bits_set > bit_count || count > bits_set) return corruption("bad counters");
+  if (probes < 1 || probes > kBloomProbesMax) return bloom_corruption("bad probe count");
+  if (bits_set > bit_count || count > bits_set) return bloom_corruption("bad counters");
   const uint64_t body_bytes = bit_count / 8;
   if (bytes.size() != kBloomHeaderBytes + body_bytes + kBloomTrailerBytes) {
-    return corruption("size " + std::to_string(bytes.size()) + " does not match the header");
+    return bloom_corruption("size " + std::to_string(bytes.size()) + " does not match the header");
   }
   const std::span<const uint8_t> body = bytes.subspan(kBloomHeaderBytes, body_bytes);
   if (get_u32(bytes, kBloomHeaderBytes + body_bytes) != crc32c(body)) {
-    return corruption("body checksum mismatch");
+    return bloom_corruption("body checksum mismatch");
   }
   BloomFilter filter(bit_count, probes);
   uint64_t popcount = 0;
@@ -177,7 +179,7 @@ Result<BloomFilter> BloomFilter::deserialize(std::span<const uint8_t> bytes) {
     filter.words_[i] = get_u64(body, i * 8);
     popcount += static_cast<uint64_t>(std::popcount(filter.words_[i]));
   }
-  if (popcount != bits_set) return corruption("bits set does not match the header");
+  if (popcount != bits_set) return bloom_corruption("bits set does not match the header");
   filter.count_ = count;
   filter.bits_set_ = bits_set;
   return filter;

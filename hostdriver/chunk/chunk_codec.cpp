@@ -12,8 +12,6 @@
 namespace splitarray::hostdriver::chunk {
 namespace {
 
-Error corruption(std::string what) { return make_error(Code::kCorruption, std::move(what)); }
-
 void set_cparam(ZSTD_CCtx* cctx, ZSTD_cParameter param, int value) {
   const size_t rc = ZSTD_CCtx_setParameter(cctx, param, value);
   ASSERT_MSG(!ZSTD_isError(rc), "ZSTD_CCtx_setParameter");
@@ -28,7 +26,7 @@ Result<Encoding> decode_encoding(uint8_t byte) {
     case static_cast<uint8_t>(Encoding::kZstd):
       return Encoding::kZstd;
     default:
-      return corruption("unknown chunk encoding " + std::to_string(byte));
+      return corruption_error("unknown chunk encoding " + std::to_string(byte));
   }
 }
 
@@ -85,41 +83,41 @@ Result<void> ChunkCodec::decompress(Encoding encoding, std::span<const uint8_t> 
   switch (encoding) {
     case Encoding::kRaw:
       if (bytes.size() != block_size) {
-        return corruption("raw chunk of " + std::to_string(bytes.size()) + " bytes, block is " +
-                          std::to_string(block_size));
+        return corruption_error("raw chunk of " + std::to_string(bytes.size()) +
+                                " bytes, block is " + std::to_string(block_size));
       }
       std::memcpy(out.data(), bytes.data(), block_size);
       return ok_result();
     case Encoding::kZstd:
       return decompress_zstd(bytes, out);
   }
-  return corruption("unknown chunk encoding");
+  return corruption_error("unknown chunk encoding");
 }
 
 Result<void> ChunkCodec::decompress_zstd(std::span<const uint8_t> bytes, std::span<uint8_t> out) {
   const size_t block_size = out.size();
   if (bytes.empty() || bytes.size() > zstd_bytes_max(block_size)) {
-    return corruption("zstd chunk of " + std::to_string(bytes.size()) + " bytes for a block of " +
-                      std::to_string(block_size));
+    return corruption_error("zstd chunk of " + std::to_string(bytes.size()) +
+                            " bytes for a block of " + std::to_string(block_size));
   }
   // Exactly one frame, nothing after it: ZSTD_decompressDCtx would also accept several frames
   // (or skippable ones) whose outputs happen to add up to block_size.
   const size_t frame_bytes = ZSTD_findFrameCompressedSize(bytes.data(), bytes.size());
   if (ZSTD_isError(frame_bytes)) {
-    return corruption(std::string("zstd chunk: ") + ZSTD_getErrorName(frame_bytes));
+    return corruption_error(std::string("zstd chunk: ") + ZSTD_getErrorName(frame_bytes));
   }
   if (frame_bytes != bytes.size()) {
-    return corruption("zstd chunk has " + std::to_string(bytes.size() - frame_bytes) +
-                      " bytes after its frame");
+    return corruption_error("zstd chunk has " + std::to_string(bytes.size() - frame_bytes) +
+                            " bytes after its frame");
   }
   // The output buffer is the bound: a frame that decodes to more fails with dstSize_tooSmall.
   const size_t n = ZSTD_decompressDCtx(dctx_, out.data(), block_size, bytes.data(), bytes.size());
   if (ZSTD_isError(n)) {
-    return corruption(std::string("zstd chunk: ") + ZSTD_getErrorName(n));
+    return corruption_error(std::string("zstd chunk: ") + ZSTD_getErrorName(n));
   }
   if (n != block_size) {
-    return corruption("zstd chunk decodes to " + std::to_string(n) + " bytes, block is " +
-                      std::to_string(block_size));
+    return corruption_error("zstd chunk decodes to " + std::to_string(n) + " bytes, block is " +
+                            std::to_string(block_size));
   }
   return ok_result();
 }

@@ -20,7 +20,7 @@ constexpr size_t kAtUsed = 12;
 constexpr size_t kAtCrc = 16;
 constexpr size_t kAtReserved = 20;
 
-Error corrupt(const std::string& what) {
+Error node_corrupt(const std::string& what) {
   return make_error(Code::kCorruption, "btree node: " + what);
 }
 
@@ -46,30 +46,30 @@ bool well_formed(const DecodedNode& node) {
 
 Result<void> decode_leaf(std::span<const uint8_t> used, uint32_t count, DecodedNode& node) {
   if (count > (used.size() - kNodeHeaderBytes) / kLeafEntryHeaderBytes) {
-    return corrupt("count exceeds the used bytes");
+    return node_corrupt("count exceeds the used bytes");
   }
   node.entries.resize(count);
   size_t at = kNodeHeaderBytes;
   for (uint32_t i = 0; i < count; ++i) {
-    if (used.size() - at < kLeafEntryHeaderBytes) return corrupt("leaf entry truncated");
+    if (used.size() - at < kLeafEntryHeaderBytes) return node_corrupt("leaf entry truncated");
     LeafEntry& entry = node.entries[i];
     entry.key = get_u64(used, at);
     const size_t length = get_u16(used, at + 8);
-    if (length > kValueBytesMax) return corrupt("value length over kValueBytesMax");
+    if (length > kValueBytesMax) return node_corrupt("value length over kValueBytesMax");
     at += kLeafEntryHeaderBytes;
-    if (used.size() - at < length) return corrupt("value truncated");
+    if (used.size() - at < length) return node_corrupt("value truncated");
     entry.value.assign(used.begin() + static_cast<ptrdiff_t>(at),
                        used.begin() + static_cast<ptrdiff_t>(at + length));
     at += length;
-    if (i > 0 && node.entries[i - 1].key >= entry.key) return corrupt("keys not increasing");
+    if (i > 0 && node.entries[i - 1].key >= entry.key) return node_corrupt("keys not increasing");
   }
-  if (at != used.size()) return corrupt("used bytes beyond the last entry");
+  if (at != used.size()) return node_corrupt("used bytes beyond the last entry");
   return ok_result();
 }
 
 Result<void> decode_interior(std::span<const uint8_t> used, uint32_t count, DecodedNode& node) {
   if (used.size() - kNodeHeaderBytes != size_t{count} * kInteriorEntryBytes) {
-    return corrupt("used bytes do not match the child count");
+    return node_corrupt("used bytes do not match the child count");
   }
   node.children.resize(count);
   size_t at = kNodeHeaderBytes;
@@ -81,8 +81,8 @@ Result<void> decode_interior(std::span<const uint8_t> used, uint32_t count, Deco
                           .offset = get_u32(used, at + 48),
                           .length = get_u32(used, at + 52)};
     at += kInteriorEntryBytes;
-    if (child.ref.location.container_id == 0) return corrupt("child without a container");
-    if (i > 0 && node.children[i - 1].key >= child.key) return corrupt("keys not increasing");
+    if (child.ref.location.container_id == 0) return node_corrupt("child without a container");
+    if (i > 0 && node.children[i - 1].key >= child.key) return node_corrupt("keys not increasing");
   }
   return ok_result();
 }
@@ -143,33 +143,33 @@ std::vector<uint8_t> encode_node(const DecodedNode& node, uint32_t node_bytes) {
 
 Result<DecodedNode> decode_node(std::span<const uint8_t> bytes, uint32_t node_bytes) {
   ASSERT(valid_node_bytes(node_bytes));
-  if (bytes.size() != node_bytes) return corrupt("size is not node_bytes");
-  if (get_u32(bytes, 0) != kNodeMagic) return corrupt("bad magic");
+  if (bytes.size() != node_bytes) return node_corrupt("size is not node_bytes");
+  if (get_u32(bytes, 0) != kNodeMagic) return node_corrupt("bad magic");
   const uint32_t used = get_u32(bytes, kAtUsed);
-  if (used < kNodeHeaderBytes || used > node_bytes) return corrupt("bad used bytes");
-  if (get_u32(bytes, kAtCrc) != node_crc(bytes, used)) return corrupt("bad CRC");
-  if (get_u16(bytes, kAtVersion) != kNodeVersion) return corrupt("unknown version");
-  if (get_u32(bytes, kAtReserved) != 0) return corrupt("reserved field not zero");
+  if (used < kNodeHeaderBytes || used > node_bytes) return node_corrupt("bad used bytes");
+  if (get_u32(bytes, kAtCrc) != node_crc(bytes, used)) return node_corrupt("bad CRC");
+  if (get_u16(bytes, kAtVersion) != kNodeVersion) return node_corrupt("unknown version");
+  if (get_u32(bytes, kAtReserved) != 0) return node_corrupt("reserved field not zero");
   const uint8_t kind = bytes[kAtKind];
   DecodedNode node;
   node.level = bytes[kAtLevel];
   if (kind == static_cast<uint8_t>(NodeKind::kLeaf)) {
-    if (node.level != 0) return corrupt("leaf with a nonzero level");
+    if (node.level != 0) return node_corrupt("leaf with a nonzero level");
   } else if (kind == static_cast<uint8_t>(NodeKind::kInterior)) {
-    if (node.level == 0) return corrupt("interior node at level 0");
-    if (node.level > kTreeLevelsMax) return corrupt("level over kTreeLevelsMax");
+    if (node.level == 0) return node_corrupt("interior node at level 0");
+    if (node.level > kTreeLevelsMax) return node_corrupt("level over kTreeLevelsMax");
   } else {
-    return corrupt("unknown kind");
+    return node_corrupt("unknown kind");
   }
   const uint32_t count = get_u32(bytes, kAtCount);
-  if (count == 0) return corrupt("empty node");  // empty nodes are removed, never stored
+  if (count == 0) return node_corrupt("empty node");  // empty nodes are removed, never stored
   const std::span<const uint8_t> used_bytes = bytes.first(used);
   Result<void> parsed = node.is_leaf() ? decode_leaf(used_bytes, count, node)
                                        : decode_interior(used_bytes, count, node);
   if (!parsed.ok()) return std::move(parsed).take_error();
   const auto padding = bytes.subspan(used);
   if (!std::all_of(padding.begin(), padding.end(), [](uint8_t b) { return b == 0; })) {
-    return corrupt("nonzero padding");
+    return node_corrupt("nonzero padding");
   }
   ASSERT(node.count() == count);
   ASSERT(encoded_size(node) == used);

@@ -93,4 +93,12 @@ class XdrEncoder {
 // True when an unsigned wire value is a valid non-negative int64 (off_t, file sizes).
 inline constexpr bool fits_int64(uint64_t value) { return value <= uint64_t{INT64_MAX}; }
 
+// Runs `fill` over a decoder of `bytes`; true when it decoded without error and used every byte.
+template <class Fill>
+bool decode_whole(std::span<const uint8_t> bytes, Fill fill) {
+  XdrDecoder in(bytes);
+  fill(in);
+  return in.ok() && in.at_end();
+}
+
 }  // namespace splitarray::hostdriver::nfs

@@ -12,15 +12,6 @@ namespace splitarray::netshelf {
 using protocol::FragmentHeader;
 using protocol::kFragmentHeaderSize;
 
-namespace {
-
-Error corruption(std::string message) { return make_error(Code::kCorruption, std::move(message)); }
-Error invalid(std::string message) {
-  return make_error(Code::kInvalidArgument, std::move(message));
-}
-
-}  // namespace
-
 Disk::Disk(Env& env, std::string path, std::unique_ptr<File> file, Superblock sb)
     : log_(env.log.child("disk")),
       path_(std::move(path)),
@@ -45,7 +36,8 @@ Disk::~Disk() { ASSERT_MSG(inflight_ == 0, "Disk destroyed with operations in fl
 
 Task<Result<std::unique_ptr<Disk>>> Disk::format(Env& env, std::string path, DiskIdentity identity,
                                                  DiskFormatOptions options) {
-  if (options.state == DiskState::kFailed) co_return invalid("cannot format a disk as failed");
+  if (options.state == DiskState::kFailed)
+    co_return invalid_argument_error("cannot format a disk as failed");
   const FileOptions file_options{.create = true, .create_size_bytes = options.capacity_bytes};
   CO_ASSIGN_OR_RETURN(auto file, co_await env.storage.open(path, file_options));
   CO_ASSIGN_OR_RETURN(const uint64_t size, file->size());
@@ -86,17 +78,17 @@ Task<Result<std::unique_ptr<Disk>>> Disk::open(Env& env, std::string path, DiskI
   auto a = decode_superblock(std::span<const uint8_t>(both).first(kSuperblockSize));
   auto b = decode_superblock(std::span<const uint8_t>(both).subspan(kSuperblockSize));
   if (!a.ok() && !b.ok()) {
-    co_return corruption("no valid superblock on " + path + ": " + a.error().message);
+    co_return corruption_error("no valid superblock on " + path + ": " + a.error().message);
   }
   const bool a_wins = a.ok() && (!b.ok() || a->sequence >= b->sequence);
   const Superblock sb = a_wins ? a.value() : b.value();
   if (!(sb.identity == expected)) {
-    co_return invalid(path + " holds " + sb.identity.to_string() + ", expected " +
-                      expected.to_string());
+    co_return invalid_argument_error(path + " holds " + sb.identity.to_string() + ", expected " +
+                                     expected.to_string());
   }
   CO_ASSIGN_OR_RETURN(const uint64_t size, file->size());
   if (size < sb.geometry.end_offset()) {
-    co_return corruption(path + " is shorter than its superblock says");
+    co_return corruption_error(path + " is shorter than its superblock says");
   }
   const bool repair = !a.ok() || !b.ok() || a->sequence != b->sequence;
   auto disk = make(env, std::move(path), std::move(file), sb);
@@ -196,8 +188,8 @@ Result<uint32_t> Disk::lookup(const FragmentId& id) const {
   const TableEntry& entry = slots_[it->second].entry;
   ASSERT(slots_[it->second].use == SlotUse::kUsed);
   if (entry.id.generation < id.generation) {
-    return corruption("stale fragment: disk holds generation " +
-                      std::to_string(entry.id.generation) + " of " + id.to_string());
+    return corruption_error("stale fragment: disk holds generation " +
+                            std::to_string(entry.id.generation) + " of " + id.to_string());
   }
   if (entry.id.generation > id.generation) {
     return make_error(Code::kNotFound, id.to_string() + " was replaced by generation " +
@@ -309,7 +301,8 @@ Task<Result<void>> Disk::fail(std::string reason) {
 
 Task<Result<void>> Disk::mark_healthy() {
   CO_RETURN_IF_ERROR(admit(true));
-  if (state_ != DiskState::kRebuilding) co_return invalid(path_ + " is not rebuilding");
+  if (state_ != DiskState::kRebuilding)
+    co_return invalid_argument_error(path_ + " is not rebuilding");
   Inflight guard(*this);
   state_ = DiskState::kHealthy;
   sb_.sequence++;

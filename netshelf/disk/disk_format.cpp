@@ -22,8 +22,6 @@ constexpr size_t kPageCrcOffset = kSlotPageOwnBytes - 4;
 
 uint64_t round_up(uint64_t value, uint64_t align) { return (value + align - 1) / align * align; }
 
-Error corruption(std::string message) { return make_error(Code::kCorruption, std::move(message)); }
-
 bool all_zero(std::span<const uint8_t> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
 }
@@ -123,14 +121,14 @@ std::array<uint8_t, kSuperblockSize> encode_superblock(const Superblock& sb) {
 }
 
 Result<Superblock> decode_superblock(std::span<const uint8_t> b) {
-  if (b.size() != kSuperblockSize) return corruption("superblock has the wrong size");
-  if (get_u64(b, 0) != kSuperblockMagic) return corruption("bad superblock magic");
+  if (b.size() != kSuperblockSize) return corruption_error("superblock has the wrong size");
+  if (get_u64(b, 0) != kSuperblockMagic) return corruption_error("bad superblock magic");
   if (crc32c(b.first(kSuperblockCrcOffset)) != get_u32(b, kSuperblockCrcOffset)) {
-    return corruption("superblock CRC32C mismatch");
+    return corruption_error("superblock CRC32C mismatch");
   }
-  if (get_u32(b, 8) != kSuperblockVersion) return corruption("unknown superblock version");
+  if (get_u32(b, 8) != kSuperblockVersion) return corruption_error("unknown superblock version");
   if (b[12] > static_cast<uint8_t>(DiskState::kRebuilding)) {
-    return corruption("unknown disk state in superblock");
+    return corruption_error("unknown disk state in superblock");
   }
   Superblock sb;
   sb.state = static_cast<DiskState>(b[12]);
@@ -144,17 +142,17 @@ Result<Superblock> decode_superblock(std::span<const uint8_t> b) {
   sb.format_nonce = get_u64(b, 56);
   sb.capacity_bytes = get_u64(b, 64);
   // Check every length before deriving offsets from it (invariant 3).
-  if (get_u32(b, 52) != kTableEntrySize) return corruption("superblock table entry size");
+  if (get_u32(b, 52) != kTableEntrySize) return corruption_error("superblock table entry size");
   if (payload_max < kSlotPayloadMinBytes || payload_max > kSlotPayloadMaxBytes) {
-    return corruption("superblock slot payload size out of range");
+    return corruption_error("superblock slot payload size out of range");
   }
   if (slot_count == 0 || slot_count > kSlotCountMax) {
-    return corruption("superblock slot count out of range");
+    return corruption_error("superblock slot count out of range");
   }
   sb.geometry = geometry_for(slot_count, payload_max);
   if (sb.geometry.slot_size_bytes != get_u64(b, 72) || sb.geometry.data_offset != get_u64(b, 80) ||
       sb.geometry.end_offset() > sb.capacity_bytes) {
-    return corruption("superblock geometry is inconsistent");
+    return corruption_error("superblock geometry is inconsistent");
   }
   return sb;
 }
@@ -241,18 +239,19 @@ Result<void> check_slot_page(std::span<const uint8_t> b, const SlotPageKey& key,
                              uint32_t page_crc) {
   ASSERT(b.size() == kSlotPageOwnBytes);
   const uint32_t stored = get_u32(b, kPageCrcOffset);
-  if (crc32c(b.first(kPageCrcOffset)) != stored) return corruption("slot page CRC32C mismatch");
+  if (crc32c(b.first(kPageCrcOffset)) != stored)
+    return corruption_error("slot page CRC32C mismatch");
   // A valid page of another write (stale or misdirected) has a valid CRC of its own: compare it
   // with the CRC the table recorded for this slot's current occupant.
-  if (stored != page_crc) return corruption("slot page is not the one the table points to");
+  if (stored != page_crc) return corruption_error("slot page is not the one the table points to");
   if (get_u32(b, 0) != kPageMagic || get_u16(b, 4) != kPageVersion) {
-    return corruption("bad slot page magic");
+    return corruption_error("bad slot page magic");
   }
   const bool same =
       b[6] == key.id.index && get_u32(b, 8) == key.slot && get_u32(b, 12) == key.id.generation &&
       get_u64(b, 16) == key.format_nonce && get_u64(b, 24) == key.id.container.value() &&
       get_u32(b, 32) == key.payload_length && get_u32(b, 36) == crc_block_count(key.payload_length);
-  if (!same) return corruption("slot page names another fragment");
+  if (!same) return corruption_error("slot page names another fragment");
   return ok_result();
 }
 

@@ -13,20 +13,16 @@ using protocol::kFragmentHeaderSize;
 
 namespace {
 
-Error corruption(std::string message) { return make_error(Code::kCorruption, std::move(message)); }
-Error invalid(std::string message) {
-  return make_error(Code::kInvalidArgument, std::move(message));
-}
-
 // The header read back must be the one the table recorded: same identity, length and CRC.
 // Anything else is a stale or misdirected fragment (or rot in the header itself).
 Result<void> check_header_matches(const FragmentHeader& header, const TableEntry& entry) {
   if (header.id != entry.id) {
-    return corruption("slot holds " + header.id.to_string() + ", table says " +
-                      entry.id.to_string());
+    return corruption_error("slot holds " + header.id.to_string() + ", table says " +
+                            entry.id.to_string());
   }
   if (header.payload_length != entry.payload_length || header.crc32c != entry.fragment_crc) {
-    return corruption("fragment header differs from the one written for " + entry.id.to_string());
+    return corruption_error("fragment header differs from the one written for " +
+                            entry.id.to_string());
   }
   return ok_result();
 }
@@ -36,14 +32,15 @@ Result<void> check_header_matches(const FragmentHeader& header, const TableEntry
 Task<Result<void>> Disk::write_fragment(FragmentId id, std::span<const uint8_t> fragment) {
   CO_RETURN_IF_ERROR(admit(true));
   Inflight guard(*this);
-  if (fragment.size() < kFragmentHeaderSize) co_return invalid("fragment shorter than a header");
+  if (fragment.size() < kFragmentHeaderSize)
+    co_return invalid_argument_error("fragment shorter than a header");
   if (fragment.size() - kFragmentHeaderSize > sb_.geometry.slot_payload_max_bytes) {
-    co_return invalid("fragment payload larger than a slot");
+    co_return invalid_argument_error("fragment payload larger than a slot");
   }
   CO_ASSIGN_OR_RETURN(const FragmentHeader header, protocol::verify_fragment(fragment));
   if (header.id != id) {
-    co_return invalid("fragment header names " + header.id.to_string() + ", request names " +
-                      id.to_string());
+    co_return invalid_argument_error("fragment header names " + header.id.to_string() +
+                                     ", request names " + id.to_string());
   }
   if (const auto it = index_.find(key_of(id)); it != index_.end()) {
     const uint32_t held = slots_[it->second].entry.id.generation;
@@ -131,7 +128,7 @@ Task<Result<std::vector<uint8_t>>> Disk::read_fragment(FragmentId id) {
   if (!matches.ok()) {
     log_.warn("disk.corruption",
               {{"path", path_}, {"slot", slot}, {"why", matches.error().message}});
-    co_return corruption(path_ + ": " + matches.error().message);
+    co_return corruption_error(path_ + ": " + matches.error().message);
   }
   co_return bytes;
 }
@@ -140,14 +137,14 @@ Task<Result<std::vector<uint8_t>>> Disk::read_range(FragmentId id, uint64_t offs
                                                     uint64_t length) {
   CO_RETURN_IF_ERROR(admit(false));
   Inflight guard(*this);
-  if (length == 0) co_return invalid("empty range");
+  if (length == 0) co_return invalid_argument_error("empty range");
   CO_ASSIGN_OR_RETURN(const uint32_t slot, lookup(id));
   ReadPin pin(*this, slot);
   const TableEntry entry = slots_[slot].entry;
   // Written so that no sum can overflow, whatever a hostile request carries.
   if (offset > entry.payload_length || length > entry.payload_length - offset) {
-    co_return invalid("range past the end of the payload (" + std::to_string(entry.payload_length) +
-                      " bytes)");
+    co_return invalid_argument_error("range past the end of the payload (" +
+                                     std::to_string(entry.payload_length) + " bytes)");
   }
   auto range = co_await read_verified_range(entry, offset, length);
   if (!range.ok() && range.code() == Code::kCorruption) {
@@ -189,8 +186,8 @@ Task<Result<std::vector<uint8_t>>> Disk::read_verified_range(TableEntry entry, u
     const auto bytes =
         blocks_span.subspan(at, std::min<uint64_t>(kCrcBlockSize, blocks.size() - at));
     if (crc32c(bytes) != slot_page_block_crc(page_span.first(kSlotPageOwnBytes), block)) {
-      co_return corruption("payload block " + std::to_string(block) + " of " +
-                           entry.id.to_string() + " fails its CRC32C");
+      co_return corruption_error("payload block " + std::to_string(block) + " of " +
+                                 entry.id.to_string() + " fails its CRC32C");
     }
   }
   const auto from = blocks.begin() + static_cast<ptrdiff_t>(offset - begin);

@@ -29,11 +29,6 @@ constexpr int kVerifyAttemptsMax = 10;
 constexpr uint64_t kHealProgressMin = 10;
 static_assert(kDataFragments + kParityFragments <= 8, "the default disk count holds a stripe");
 
-class NullLogSink final : public LogSink {
- public:
-  void write(LogLevel /*level*/, std::string_view /*line*/) override {}
-};
-
 std::string disk_path(uint16_t disk) { return "/shelf/disk" + std::to_string(disk) + ".img"; }
 std::string host_address(uint16_t h) { return "10.0.1." + std::to_string(h); }
 

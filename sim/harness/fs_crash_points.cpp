@@ -19,11 +19,6 @@ constexpr Duration kUnwindTimeout = seconds(120);
 constexpr int kCheckOpenAttempts = 10;
 const char* const kFormatterHost = "10.0.2.1";
 
-class NullLogSink final : public LogSink {
- public:
-  void write(LogLevel /*level*/, std::string_view /*line*/) override {}
-};
-
 Task<void> format_datastore(Env& env, FsWorkloadOptions options, std::string* failure) {
   const hostdriver::fs::FormatOptions format;
   auto formatted = co_await hostdriver::fs::FileSystem::format(env, options.fs, format);

@@ -24,11 +24,6 @@ constexpr int kVerifyAttemptsMax = 20;
 // After the heal, every host must complete at least this many operations.
 constexpr uint64_t kHealProgressMin = 10;
 
-class NullLogSink final : public LogSink {
- public:
-  void write(LogLevel /*level*/, std::string_view /*line*/) override {}
-};
-
 std::string disk_path(uint16_t disk) { return "/shelf/disk" + std::to_string(disk) + ".img"; }
 
 netshelf::ShelfConfig shelf_config(const ShelfSimConfig& config) {

@@ -7,13 +7,6 @@
 namespace splitarray::hostdriver::nfs::nfs3 {
 namespace {
 
-template <class Fill>
-bool decode_whole(std::span<const uint8_t> bytes, Fill fill) {
-  XdrDecoder in(bytes);
-  fill(in);
-  return in.ok() && in.at_end();
-}
-
 // The result's status, and whether the resok arm follows.
 bool get_ok(XdrDecoder& in, Status& status) {
   status = get_status(in);

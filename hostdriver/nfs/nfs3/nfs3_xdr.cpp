@@ -5,18 +5,6 @@
 #include "hostdriver/nfs/nfs3/nfs3_xdr_parts.h"
 
 namespace splitarray::hostdriver::nfs::nfs3 {
-namespace {
-
-// Runs `fill` over a decoder of `bytes`; true when it decoded without error and used every byte.
-template <class Fill>
-bool decode_whole(std::span<const uint8_t> bytes, Fill fill) {
-  XdrDecoder in(bytes);
-  fill(in);
-  return in.ok() && in.at_end();
-}
-
-}  // namespace
-
 // --- Arguments -----------------------------------------------------------------------------------
 
 bool decode_args(std::span<const uint8_t> bytes, FhArgs& out) {

@@ -39,7 +39,7 @@ struct Log {
 };
 
 // Random bytes, none of them zero, so a torn or lost write is told apart from zeros.
-std::vector<uint8_t> pattern(uint64_t seed, size_t size) {
+std::vector<uint8_t> nonzero_pattern(uint64_t seed, size_t size) {
   std::vector<uint8_t> bytes(size);
   Prng rng(seed);
   rng.fill(bytes);
@@ -52,9 +52,9 @@ bool all_zero(std::span<const uint8_t> bytes) {
 }
 
 // A world with one machine and the processes a test adds (each run of a "program" on the machine
-// is a new process). Outcome structs written by coroutines are declared before the Bed.
-struct Bed : testing::SimBed {
-  explicit Bed(uint64_t seed) : SimBed(seed) {}
+// is a new process). Outcome structs written by coroutines are declared before the StorageBed.
+struct StorageBed : testing::SimBed {
+  explicit StorageBed(uint64_t seed) : SimBed(seed) {}
 
   // Runs `task` in a new process to completion, then ends the process as `ending` says.
   enum class Ending { kExit, kKill, kPowerLoss };
@@ -108,7 +108,7 @@ Task<void> read_file(Env& env, std::string path, Contents& out) {
   out.result = co_await (*file)->read_at(0, out.bytes);
 }
 
-Contents read_back(Bed& bed, const std::string& path) {
+Contents read_back(StorageBed& bed, const std::string& path) {
   Contents contents;
   SimProcess& reader = bed.add("reader");
   reader.spawn(read_file(reader.env(), path, contents));
@@ -126,7 +126,7 @@ Task<void> basic_io(Env& env, Log& log) {
   Result<std::unique_ptr<File>> file = co_await env.storage.open("/f", create);
   if (!file.ok()) co_return;
   const DiskModel model;
-  const std::vector<uint8_t> data = pattern(1, 2'000'000);
+  const std::vector<uint8_t> data = nonzero_pattern(1, 2'000'000);
   const TimePoint before_write = env.clock.now();
   log.note("write", co_await (*file)->write_at(4096, data));
   // 2,000,000 bytes at 2 GB/s is 1 ms of transfer, plus the device latency.
@@ -147,7 +147,7 @@ Task<void> basic_io(Env& env, Log& log) {
 
 TEST_CASE("sim/storage: a write reads back, holes read as zero, time follows the disk model") {
   Log log;
-  Bed bed(1);
+  StorageBed bed(1);
   SimProcess& p = bed.add("a");
   p.spawn(basic_io(p.env(), log));
   REQUIRE(bed.run(minutes(1)));
@@ -160,10 +160,11 @@ TEST_CASE("sim/storage: a write reads back, holes read as zero, time follows the
 // Crashes and power loss.
 
 TEST_CASE("sim/storage: unflushed writes survive a process kill (the page cache outlives it)") {
-  Writes w{.path = "/f", .writes = {{0, pattern(1, 65536)}, {kMiB, pattern(2, 4096)}}};
-  Bed bed(2);
+  Writes w{.path = "/f",
+           .writes = {{0, nonzero_pattern(1, 65536)}, {kMiB, nonzero_pattern(2, 4096)}}};
+  StorageBed bed(2);
   auto writer = [&w](Env& env) { return write_file(env, w); };
-  REQUIRE(bed.run_program(writer, Bed::Ending::kKill));
+  REQUIRE(bed.run_program(writer, StorageBed::Ending::kKill));
   REQUIRE(outcome(w.result) == "ok");
   REQUIRE(bed.machine.find("/f") != nullptr);
   CHECK(bed.machine.find("/f")->pending_writes() == 2);  // never flushed
@@ -192,16 +193,17 @@ void power_loss_run(uint64_t seed, double torn_probability, Survival& s) {
   constexpr int kUnflushed = 8;
   Writes flushed{.path = "/f", .flush = true};
   Writes unflushed{.path = "/f"};
-  for (int i = 0; i < kFlushed; ++i) flushed.writes.emplace_back(i * kBlock, pattern(i, kBlock));
+  for (int i = 0; i < kFlushed; ++i)
+    flushed.writes.emplace_back(i * kBlock, nonzero_pattern(i, kBlock));
   for (int i = kFlushed; i < kFlushed + kUnflushed; ++i) {
-    unflushed.writes.emplace_back(i * kBlock, pattern(i, kBlock));
+    unflushed.writes.emplace_back(i * kBlock, nonzero_pattern(i, kBlock));
   }
-  Bed bed(seed);
+  StorageBed bed(seed);
   bed.plan.at(FaultSite::kDiskTornWrite) = torn_probability;
   auto write_flushed = [&flushed](Env& env) { return write_file(env, flushed); };
   auto write_unflushed = [&unflushed](Env& env) { return write_file(env, unflushed); };
   REQUIRE(bed.run_program(write_flushed));
-  REQUIRE(bed.run_program(write_unflushed, Bed::Ending::kPowerLoss));
+  REQUIRE(bed.run_program(write_unflushed, StorageBed::Ending::kPowerLoss));
   REQUIRE(outcome(flushed.result) == "ok");
   REQUIRE(outcome(unflushed.result) == "ok");
 
@@ -256,12 +258,12 @@ struct Torn {
 
 Torn tear_one_write(uint64_t seed, uint64_t create_size_bytes, uint64_t offset, size_t size) {
   Writes w{.path = "/f", .create_size_bytes = create_size_bytes};
-  w.writes.emplace_back(offset, pattern(seed, size));
-  Bed bed(seed);
+  w.writes.emplace_back(offset, nonzero_pattern(seed, size));
+  StorageBed bed(seed);
   bed.plan.at(FaultSite::kDiskTornWrite) = 1.0;
   auto writer = [&w](Env& env) { return write_file(env, w); };
   Torn torn;
-  REQUIRE(bed.run_program(writer, Bed::Ending::kPowerLoss));
+  REQUIRE(bed.run_program(writer, StorageBed::Ending::kPowerLoss));
   REQUIRE(outcome(w.result) == "ok");
   const Contents contents = read_back(bed, "/f");
   REQUIRE(outcome(contents.result) == "ok");
@@ -314,8 +316,8 @@ Task<void> provoke_errors(Env& env, FaultPlan& plan, Log& log) {
   Result<std::unique_ptr<File>> file = co_await env.storage.open("/f", create);
   if (!file.ok()) co_return;
   File& f = **file;
-  const std::vector<uint8_t> old_data = pattern(1, 8192);
-  const std::vector<uint8_t> new_data = pattern(2, 8192);
+  const std::vector<uint8_t> old_data = nonzero_pattern(1, 8192);
+  const std::vector<uint8_t> new_data = nonzero_pattern(2, 8192);
   std::vector<uint8_t> back(old_data.size());
   log.note("write", co_await f.write_at(0, old_data));
   plan.at(FaultSite::kDiskWriteError) = 1.0;
@@ -347,7 +349,7 @@ Task<void> provoke_errors(Env& env, FaultPlan& plan, Log& log) {
 
 TEST_CASE("sim/storage: read/write errors are kIo, a flush error also fails the handle for good") {
   Log log;
-  Bed bed(3);
+  StorageBed bed(3);
   SimProcess& p = bed.add("a");
   p.spawn(provoke_errors(p.env(), bed.plan, log));
   REQUIRE(bed.run(minutes(1)));
@@ -366,11 +368,11 @@ Task<void> write_while_killed(Env& env, Log& log) {
   Result<std::unique_ptr<File>> file = co_await env.storage.open("/f", create);
   if (!file.ok()) co_return;
   File& f = **file;
-  const std::vector<uint8_t> first = pattern(1, 4096);
+  const std::vector<uint8_t> first = nonzero_pattern(1, 4096);
   log.note("write", co_await f.write_at(0, first));
   log.note("flush", co_await f.flush());
   // 64 MiB at 2 GB/s: about 34 ms on the device; the process is killed at 10 ms.
-  const std::vector<uint8_t> big = pattern(2, 64 * kMiB);
+  const std::vector<uint8_t> big = nonzero_pattern(2, 64 * kMiB);
   log.note("in_flight_write", co_await f.write_at(0, big));
   log.note("write", co_await f.write_at(0, big));
   std::vector<uint8_t> back(4096);
@@ -385,7 +387,7 @@ Task<void> write_while_killed(Env& env, Log& log) {
 
 TEST_CASE("sim/storage: a killed process's storage fails everything, in flight too, with kIo") {
   Log log;
-  Bed bed(5);
+  StorageBed bed(5);
   SimProcess& p = bed.add("a");
   p.spawn(write_while_killed(p.env(), log));
   bed.world.run_for(milliseconds(10));
@@ -400,7 +402,7 @@ TEST_CASE("sim/storage: a killed process's storage fails everything, in flight t
   // Nothing the dead process attempted happened.
   const Contents contents = read_back(bed, "/f");
   REQUIRE(outcome(contents.result) == "ok");
-  CHECK(contents.bytes == pattern(1, 4096));
+  CHECK(contents.bytes == nonzero_pattern(1, 4096));
   CHECK(bed.machine.find("/g") == nullptr);
   CHECK_FALSE(bed.machine.directory_exists("/d"));
 }
@@ -415,10 +417,10 @@ struct SilentResult {
 };
 
 SilentResult run_silent(uint64_t seed, FaultSite site) {
-  const std::vector<uint8_t> block = pattern(seed, 4096);
+  const std::vector<uint8_t> block = nonzero_pattern(seed, 4096);
   Writes data{.path = "/data/f", .writes = {{8192, block}}, .create_size_bytes = 64 * 1024};
   Writes meta{.path = "/meta/f", .writes = {{8192, block}}, .create_size_bytes = 64 * 1024};
-  Bed bed(seed);
+  StorageBed bed(seed);
   bed.machine.add_directory("/data");
   bed.machine.add_directory("/meta");
   bed.machine.allow_silent_faults(
@@ -490,7 +492,7 @@ TEST_CASE("sim/storage: silent faults hit only allowed paths and are counted") {
 
 TEST_CASE("sim/storage: FileImage::flip_bit rots one bit of data at rest") {
   FileImage image;
-  const std::vector<uint8_t> data = pattern(4, 10000);
+  const std::vector<uint8_t> data = nonzero_pattern(4, 10000);
   image.write(0, data);
   CHECK(image.pending_writes() == 1);
   image.flip_bit(5000, 6);
@@ -518,7 +520,7 @@ Task<void> directories(Env& env, Log& log) {
   Result<std::unique_ptr<File>> file = co_await env.storage.open("/sized", sized);
   if (!file.ok()) co_return;
   log.note("sized", (*file)->size().value() == kMiB);
-  const std::vector<uint8_t> data = pattern(3, 100);
+  const std::vector<uint8_t> data = nonzero_pattern(3, 100);
   log.note("write", co_await (*file)->write_at(0, data));
   // Create on an existing file opens it as it is.
   Result<std::unique_ptr<File>> again = co_await env.storage.open("/sized", sized);
@@ -530,7 +532,7 @@ Task<void> directories(Env& env, Log& log) {
 
 TEST_CASE("sim/storage: open without create is kNotFound, create needs its directory to exist") {
   Log log;
-  Bed bed(6);
+  StorageBed bed(6);
   SimProcess& p = bed.add("a");
   p.spawn(directories(p.env(), log));
   REQUIRE(bed.run(minutes(1)));
@@ -545,8 +547,8 @@ Task<void> read_all_into(File& file, std::vector<uint8_t>& out) {
 }
 
 Task<void> renames(Env& env, Log& log) {
-  const std::vector<uint8_t> a_data = pattern(10, 5000);
-  const std::vector<uint8_t> b_data = pattern(11, 3000);
+  const std::vector<uint8_t> a_data = nonzero_pattern(10, 5000);
+  const std::vector<uint8_t> b_data = nonzero_pattern(11, 3000);
   Writes a{.path = "/a", .writes = {{0, a_data}}, .flush = true};
   Writes b{.path = "/b", .writes = {{0, b_data}}, .flush = true};
   co_await write_file(env, a);
@@ -579,9 +581,9 @@ Task<void> renames(Env& env, Log& log) {
 TEST_CASE(
     "sim/storage: rename replaces atomically, remove deletes, both durable; handles live on") {
   Log log;
-  Bed bed(7);
+  StorageBed bed(7);
   auto program = [&log](Env& env) { return renames(env, log); };
-  REQUIRE(bed.run_program(program, Bed::Ending::kPowerLoss));
+  REQUIRE(bed.run_program(program, StorageBed::Ending::kPowerLoss));
   CHECK(log.text ==
         "rename=ok open_from=not_found to_has_from=yes old_handle_has_old=yes "
         "rename_missing=not_found remove=ok open_removed=not_found remove_again=not_found "
@@ -593,7 +595,7 @@ TEST_CASE(
   CHECK(outcome(read_back(bed, "/c.tmp").result) == "not_found");
   const Contents c = read_back(bed, "/c");
   CHECK(outcome(c.result) == "ok");
-  CHECK(c.bytes == pattern(11, 3000));
+  CHECK(c.bytes == nonzero_pattern(11, 3000));
 }
 
 }  // namespace

@@ -18,10 +18,6 @@ using namespace testing;  // NOLINT: test helpers
 
 constexpr uint32_t kKiB32 = 1024;
 
-ContainerGeometry geometry_of(uint32_t k, uint32_t fragment_bytes) {
-  return ContainerGeometry{.data_fragments = k, .fragment_payload_bytes = fragment_bytes};
-}
-
 // Checks a sealed container against the chunks added: the footer lists exactly them, each
 // chunk's bytes are at its placement within one fragment, and every other byte before the
 // footer is zero padding.

@@ -16,10 +16,6 @@ namespace {
 
 using namespace testing;  // NOLINT: test helpers
 
-ContainerGeometry geometry_of(uint32_t k, uint32_t fragment_bytes) {
-  return ContainerGeometry{.data_fragments = k, .fragment_payload_bytes = fragment_bytes};
-}
-
 TEST_CASE("hostdriver/container: default geometry is 8 x 1 MiB = 8 MiB and valid") {
   const ContainerGeometry geometry;
   CHECK(geometry.data_fragments == 8);

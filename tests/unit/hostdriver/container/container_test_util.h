@@ -102,4 +102,9 @@ inline std::vector<uint8_t> payload_with_footer(const Footer& footer) {
   return payload;
 }
 
+// A geometry with k data fragments of `fragment_bytes` each (other fields default).
+inline ContainerGeometry geometry_of(uint32_t k, uint32_t fragment_bytes) {
+  return ContainerGeometry{.data_fragments = k, .fragment_payload_bytes = fragment_bytes};
+}
+
 }  // namespace splitarray::hostdriver::container::testing

@@ -121,4 +121,11 @@ void with_fs(Body body) {
   });
 }
 
+// The value of a result that must be ok; fails the test case with `what` and the error otherwise.
+template <class T>
+T value_or_fail(Result<T> result, const char* what) {
+  REQUIRE_MESSAGE(result.ok(), what << ": " << why(result));
+  return std::move(result).value();
+}
+
 }  // namespace splitarray::hostdriver::fs::fs_test

@@ -15,12 +15,6 @@ using blockstore::bs_test::locate_slot;
 using blockstore::bs_test::read_file_range;
 using blockstore::bs_test::write_file_range;
 
-template <class T>
-T value_or_fail(Result<T> result, const char* what) {
-  REQUIRE_MESSAGE(result.ok(), what << ": " << why(result));
-  return std::move(result).value();
-}
-
 // Some of everything: nested directories, files with data (some shared: dedup), links, a
 // symlink, renames and removals.
 // Returns a file whose first block is data (not a hole).

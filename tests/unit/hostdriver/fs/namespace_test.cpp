@@ -13,12 +13,6 @@ namespace splitarray::hostdriver::fs::fs_test {
 namespace {
 
 template <class T>
-T value_or_fail(Result<T> result, const char* what) {
-  REQUIRE_MESSAGE(result.ok(), what << ": " << why(result));
-  return std::move(result).value();
-}
-
-template <class T>
 bool failed_with(const Result<T>& result, Code code) {
   return !result.ok() && result.code() == code;
 }

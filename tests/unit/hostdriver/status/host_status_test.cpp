@@ -12,6 +12,7 @@
 #include "common/prng.h"
 #include "hostdriver/status/fs_figures.h"
 #include "hostdriver/status/host_status.h"
+#include "tests/unit/hostdriver/blockstore/block_store_fixture.h"
 
 namespace splitarray::hostdriver::status {
 namespace {
@@ -57,12 +58,7 @@ HostStatus sample_status() {
   return status;
 }
 
-// The error of a failed result, for assertion messages (doctest may format a message even when
-// the assertion holds, e.g. with -s: never call error() on an ok Result there).
-template <class T>
-std::string why(const Result<T>& result) {
-  return result.ok() ? std::string("ok") : result.error().to_string();
-}
+using blockstore::bs_test::why;
 
 std::vector<uint8_t> bytes_of(std::string_view text) {
   return std::vector<uint8_t>(text.begin(), text.end());

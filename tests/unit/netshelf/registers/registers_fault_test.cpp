@@ -15,9 +15,7 @@ namespace {
 using testing_registers::bytes;
 using testing_registers::Fixture;
 
-std::string text(const std::vector<uint8_t>& value) {
-  return std::string(value.begin(), value.end());
-}
+using testing_registers::text;
 
 void run_task_close_only(Fixture& f, RegisterStore& store) {
   testing_registers::run_task(f.io, store.close());

@@ -14,9 +14,7 @@ namespace {
 using testing_registers::bytes;
 using testing_registers::Fixture;
 
-std::string text(const std::vector<uint8_t>& value) {
-  return std::string(value.begin(), value.end());
-}
+using testing_registers::text;
 
 TEST_CASE("netshelf/registers: get and compare-and-swap semantics") {
   Fixture f;

@@ -92,4 +92,9 @@ struct Fixture {
   RegisterStoreConfig config;
 };
 
+// A register value as text, for assertions.
+inline std::string text(const std::vector<uint8_t>& value) {
+  return std::string(value.begin(), value.end());
+}
+
 }  // namespace splitarray::netshelf::testing_registers
