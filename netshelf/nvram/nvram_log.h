@@ -151,7 +151,6 @@ class NvramLog final {
   Error fail(std::string_view what, const Error& cause);
   Error damage_error(const HostLog& log) const;
 
-  Env& env_;
   Logger log_;
   std::unique_ptr<LogDevice> device_;
   const NvramConfig config_;

@@ -15,8 +15,7 @@ constexpr uint64_t kRecoveryReadBytes = 4 * 1024 * 1024;
 
 NvramLog::NvramLog(Env& env, std::unique_ptr<LogDevice> device, NvramConfig config,
                    FileHeader geometry)
-    : env_(env),
-      log_(env.log.child("nvram")),
+    : log_(env.log.child("nvram")),
       device_(std::move(device)),
       config_(config),
       geometry_(geometry) {

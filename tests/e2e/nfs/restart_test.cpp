@@ -258,10 +258,11 @@ void restart_under_writer(int sig, int rounds) {
   const LookupRes work = nfs->lookup(s.root, "work");
   REQUIRE_OK(work);
   CHECK(work.fh == dir);
-  for (const auto& [name, fh] : created_at_stop) {
+  for (const auto& entry : created_at_stop) {
+    const std::string& name = entry.first;  // clang 14: no structured bindings in doctest macros
     const LookupRes found = nfs->lookup(dir, name);
     CHECK_MESSAGE(found.ok(), name << ": " << describe(found));
-    if (found.ok()) CHECK(found.fh == fh);
+    if (found.ok()) CHECK(found.fh == entry.second);
   }
 }
 
