@@ -579,6 +579,7 @@ Body encode(const StatusRep& v) {
       disks[i].setSlotsTotal(d.slots_total);
       disks[i].setSlotsUsed(d.slots_used);
       disks[i].setGeneration(d.generation);
+      disks[i].setSlotPayloadMaxBytes(d.slot_payload_max_bytes);
     }
     auto nvram = b.initNvram(static_cast<unsigned>(v.nvram.size()));
     for (unsigned i = 0; i < v.nvram.size(); ++i) {
@@ -617,7 +618,8 @@ Result<StatusRep> decode_StatusRep(Words body, const FrameLimits& limits) {
         for (auto d : r.getDisks()) {
           ASSIGN_OR_RETURN(const DiskStateValue state, to_disk_state(d.getState()));
           v.disks.push_back(DiskInfoValue{d.getIndex(), state, d.getCapacityBytes(),
-                                          d.getSlotsTotal(), d.getSlotsUsed(), d.getGeneration()});
+                                          d.getSlotsTotal(), d.getSlotsUsed(), d.getGeneration(),
+                                          d.getSlotPayloadMaxBytes()});
         }
         for (auto n : r.getNvram()) {
           v.nvram.push_back(NvramUsageValue{n.getHostId(), n.getUsedBytes(), n.getCapacityBytes(),

@@ -111,6 +111,7 @@ struct DiskInfoValue {
   uint32_t slots_total = 0;
   uint32_t slots_used = 0;
   uint32_t generation = 0;
+  uint32_t slot_payload_max_bytes = 0;  // the largest fragment payload a slot holds (0: unknown)
 };
 enum class DiskActionValue : uint8_t { kFail, kReplace };
 struct DiskAdminReq {

@@ -46,6 +46,16 @@ Task<Result<void>> Destager::open() {
                              " disks; a stripe of k+m = " + std::to_string(width_) +
                              " fragments needs that many distinct disks");
   }
+  // Refused before anything is written: a fragment no slot can hold would stop the first
+  // destage, with acknowledged writes stuck in the NVRAM log.
+  const uint32_t fragment_bytes = config_.geometry.fragment_payload_bytes;
+  if (slot_payload_min_ != 0 && fragment_bytes > slot_payload_min_) {
+    co_return make_error(Code::kInvalidArgument,
+                         "container fragments of " + std::to_string(fragment_bytes) +
+                             " bytes do not fit the shelf's disk slots of " +
+                             std::to_string(slot_payload_min_) +
+                             " bytes: use fragments no larger than the slots");
+  }
   CO_RETURN_IF_ERROR(co_await reserve_ids());
   co_return ok_result();
 }
@@ -59,7 +69,12 @@ Task<Result<void>> Destager::refresh_disks() {
     co_return status.error();
   }
   disks_.clear();
+  slot_payload_min_ = 0;
   for (const protocol::DiskInfoValue& disk : status->disks) {
+    if (disk.slot_payload_max_bytes != 0 &&
+        (slot_payload_min_ == 0 || disk.slot_payload_max_bytes < slot_payload_min_)) {
+      slot_payload_min_ = disk.slot_payload_max_bytes;
+    }
     disks_.push_back(DiskIndex(disk.index));
     disk_failed_[DiskIndex(disk.index)] = disk.state == protocol::DiskStateValue::kFailed;
   }
@@ -454,6 +469,14 @@ Task<Result<void>> Destager::write_fragment(Container& c, int index, DiskIndex d
     if (written.ok()) co_return ok_result();
     const Error& error = written.error();
     if (error.code == Code::kStale) co_return error;
+    if (error.code == Code::kInvalidArgument) {
+      // The shelf refuses the fragment itself (larger than its disks' slots, say): no retry can
+      // succeed. The store fails with the reason; acknowledged writes stay in the NVRAM log.
+      co_return make_error(Code::kInvalidArgument,
+                           "disk " + std::to_string(disk.value()) + " refused fragment " +
+                               std::to_string(index) + " of container " +
+                               std::to_string(c.sealed.container.value()) + ": " + error.message);
+    }
     ++stats_.fragment_write_retries;
     if (is_connection_error(error) && (*client)->rpc().broken()) {
       link_.reset_if_broken(error);

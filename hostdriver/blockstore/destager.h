@@ -129,6 +129,7 @@ class Destager final {
   const int width_;
   std::vector<DiskIndex> disks_;           // every disk of the shelf
   std::map<DiskIndex, bool> disk_failed_;  // as last seen
+  uint32_t slot_payload_min_ = 0;          // smallest slot payload the shelf reported (0: none)
   std::deque<uint64_t> free_ids_;
   bool reserving_ = false;
   bool refreshing_ = false;

@@ -35,7 +35,11 @@ Task<Result<void>> Disk::write_fragment(FragmentId id, std::span<const uint8_t> 
   if (fragment.size() < kFragmentHeaderSize)
     co_return invalid_argument_error("fragment shorter than a header");
   if (fragment.size() - kFragmentHeaderSize > sb_.geometry.slot_payload_max_bytes) {
-    co_return invalid_argument_error("fragment payload larger than a slot");
+    co_return invalid_argument_error(
+        "fragment payload of " + std::to_string(fragment.size() - kFragmentHeaderSize) +
+        " bytes is larger than this disk's slots (" +
+        std::to_string(sb_.geometry.slot_payload_max_bytes) +
+        " bytes): format the datastore with fragments no larger than that");
   }
   CO_ASSIGN_OR_RETURN(const FragmentHeader header, protocol::verify_fragment(fragment));
   if (header.id != id) {

@@ -171,7 +171,8 @@ protocol::StatusRep Shelf::status(const HostStats& stats) const {
   rep.shelf_id = config_.shelf_id.value();
   for (const DiskInfo& d : disks_->infos()) {
     rep.disks.push_back(protocol::DiskInfoValue{d.index.value(), to_wire(d.state), d.capacity_bytes,
-                                                d.slots_total, d.slots_used, d.disk_generation});
+                                                d.slots_total, d.slots_used, d.disk_generation,
+                                                d.slot_payload_max_bytes});
   }
   for (HostId host : nvram_->hosts()) {
     Result<nvram::LogUsage> u = nvram_->usage(host);

@@ -111,6 +111,7 @@ struct DiskInfo {
   slotsTotal @3 :UInt32;
   slotsUsed @4 :UInt32;
   generation @5 :UInt32;
+  slotPayloadMaxBytes @6 :UInt32;  # the largest fragment payload a slot holds (0: not reported)
 }
 
 enum DiskAction {

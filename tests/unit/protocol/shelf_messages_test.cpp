@@ -123,7 +123,7 @@ TEST_CASE("protocol/shelf_messages: every request and reply round-trips") {
     StatusRep v;
     v.cluster_id = 1;
     v.shelf_id = 2;
-    v.disks.push_back(DiskInfoValue{3, DiskStateValue::kRebuilding, 1 << 30, 100, 5, 2});
+    v.disks.push_back(DiskInfoValue{3, DiskStateValue::kRebuilding, 1 << 30, 100, 5, 2, 65536});
     v.nvram.push_back(NvramUsageValue{4, 10, 100, 1, 3});
     v.hosts.push_back(HostStatsValue{4, 7, 8, 9, {0, 1, 2}});
     v.index = IndexStatusValue{12345, true, 17};
@@ -134,6 +134,8 @@ TEST_CASE("protocol/shelf_messages: every request and reply round-trips") {
     CHECK(d->index.rebuild_id == 17);
     REQUIRE(d->disks.size() == 1);
     CHECK(d->disks[0].state == DiskStateValue::kRebuilding);
+    CHECK(d->disks[0].slots_total == 100);
+    CHECK(d->disks[0].slot_payload_max_bytes == 65536);
     CHECK(d->nvram[0].next_sequence == 3);
     CHECK(d->hosts[0].latency_buckets_micros == std::vector<uint64_t>{0, 1, 2});
   }

@@ -103,6 +103,23 @@ TEST_CASE("hostdriver/blockstore: invalid configurations are kInvalidArgument") 
   });
 }
 
+TEST_CASE("hostdriver/blockstore: fragments larger than the shelf's slots are refused at open") {
+  Fixture f;
+  f.serve([&](Session& s) -> Task<void> {
+    BlockStoreConfig config = s.config();
+    config.geometry.fragment_payload_bytes = 2 * kFragmentPayloadBytes;  // the shelf: 1x
+    auto opened = co_await s.try_open(config);
+    CHECK_MESSAGE(failed_with(opened, Code::kInvalidArgument), why(opened));
+    CHECK_MESSAGE(why(opened).find("do not fit the shelf's disk slots of " +
+                                   std::to_string(kFragmentPayloadBytes)) != std::string::npos,
+                  why(opened));
+    // Fragments of exactly the slot size are fine.
+    config.geometry.fragment_payload_bytes = kFragmentPayloadBytes;
+    auto fits = co_await s.try_open(config);
+    CHECK_MESSAGE(fits.ok(), why(fits));
+  });
+}
+
 TEST_CASE("hostdriver/blockstore: a newer epoch of the same host fences the older instance") {
   Fixture f;
   f.serve([&](Session& s) -> Task<void> {

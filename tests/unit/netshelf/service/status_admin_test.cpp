@@ -78,6 +78,7 @@ TEST_CASE("netshelf/service: status lists disks, NVRAM usage per host and per-ho
       CHECK(disk.state == DiskStateValue::kHealthy);
       CHECK(disk.capacity_bytes == kTestDiskBytes);
       CHECK(disk.slots_total >= 20);  // 2 MiB of 68 KiB slots, less superblocks and table
+      CHECK(disk.slot_payload_max_bytes == kTestSlotPayloadBytes);
       CHECK(disk.generation == 1);
     }
     CHECK(status->disks[0].slots_used == 1);
