@@ -211,7 +211,8 @@ class BlockStore final {
   // kInvalidArgument (inode 0, empty, too long, offset + size overflows, fs_op too long), kStale
   // (fenced by a newer owner: every later call fails the same way), kUnavailable (closed).
   // Nothing is acknowledged that is not durable at the level `stability` asks for. A non-empty
-  // fs_op's operation goes into the write's (last) record (FsOpBuilder).
+  // fs_op's operation goes into the write's (last) record (FsOpBuilder). `data` must stay valid
+  // until the call returns: whole blocks are hashed and compressed in place, not copied.
   Task<Result<void>> write(InodeId inode, uint64_t offset, std::span<const uint8_t> data,
                            Stability stability, FsOpBuilder fs_op = {});
   // length (<= kReadBytesMax, else kInvalidArgument) bytes at offset; holes and unwritten blocks

@@ -42,7 +42,7 @@ inline constexpr size_t kReadBlocksBatchMax = 256;
 // One block of a write on its way through the pipeline.
 struct PendingBlock {
   uint64_t block_index = 0;
-  std::span<const uint8_t> bytes;  // block_size bytes (into the write's block buffer)
+  std::span<const uint8_t> bytes;  // block_size bytes: the caller's data or a merged copy
   bool zero = false;
   Fingerprint fp{};
   std::optional<ChunkLocation> existing;  // dedup hit
@@ -109,8 +109,9 @@ class BlockStoreImpl final {
   // Applies a prepared change at its turn: packs, updates the maps, queues the record.
   Task<Result<uint64_t>> apply(Change& change, std::vector<PendingBlock>& blocks);
   Task<Result<void>> acknowledge(uint64_t ticket, Stability stability);
-  Task<Result<void>> change_blocks(Change change, uint64_t arrival, std::vector<uint8_t> buffer,
-                                   uint64_t first_block, Stability stability);
+  // `blocks` name their bytes (block_size each), which the caller keeps alive until it returns.
+  Task<Result<void>> change_blocks(Change change, uint64_t arrival,
+                                   std::vector<PendingBlock> blocks, Stability stability);
   Result<void> check_fs_op_size(size_t bytes) const;
   // fs_ops.cpp: remembers that record `ticket` carries an fs op not yet covered by a checkpoint.
   void note_fs_op(uint64_t ticket);

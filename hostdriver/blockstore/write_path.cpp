@@ -82,28 +82,43 @@ Task<Result<void>> BlockStoreImpl::write(InodeId inode, uint64_t offset,
   const uint64_t first_block = offset / block_size;
   const uint64_t last_block = (end - 1) / block_size;
   const size_t count = static_cast<size_t>(last_block - first_block + 1);
-  std::vector<uint8_t> buffer(count * block_size);
-  const bool head_partial = offset % block_size != 0;
-  const bool tail_partial = end % block_size != 0;
+  const size_t head_skip = static_cast<size_t>(offset - first_block * block_size);
+  const bool head_partial = head_skip != 0 || (count == 1 && end % block_size != 0);
+  const bool tail_partial = count > 1 && end % block_size != 0;
+  // Whole blocks are hashed and compressed straight from the caller's bytes (they outlive this
+  // call); only a partial first or last block is merged into `edges` (read-modify-write).
+  std::vector<uint8_t> edges((head_partial ? block_size : 0) + (tail_partial ? block_size : 0));
+  std::vector<PendingBlock> blocks(count);
+  for (size_t i = 0; i < count; ++i) {
+    blocks[i].block_index = first_block + i;
+    if ((i == 0 && head_partial) || (i == count - 1 && tail_partial)) continue;
+    blocks[i].bytes = data.subspan(i * block_size - head_skip, block_size);
+  }
   if (head_partial || tail_partial) {
     // Read-modify-write sees every earlier write: take the turn before reading.
     co_await wait_turn(arrival);
     Result<void> merged = ok_result();
     if (head_partial) {
-      merged = co_await read_block(inode, first_block, std::span(buffer).first(block_size));
+      const std::span<uint8_t> block = std::span(edges).first(block_size);
+      merged = co_await read_block(inode, first_block, block);
+      const size_t n = std::min<size_t>(block_size - head_skip, data.size());
+      std::memcpy(block.data() + head_skip, data.data(), n);
+      blocks.front().bytes = block;
     }
-    if (merged.ok() && tail_partial && (last_block != first_block || !head_partial)) {
-      merged = co_await read_block(inode, last_block, std::span(buffer).last(block_size));
+    if (merged.ok() && tail_partial) {
+      const std::span<uint8_t> block = std::span(edges).last(block_size);
+      merged = co_await read_block(inode, last_block, block);
+      const size_t n = static_cast<size_t>(end % block_size);
+      std::memcpy(block.data(), data.data() + data.size() - n, n);
+      blocks.back().bytes = block;
     }
     if (!merged.ok()) {
       finish_turn(arrival);
       co_return merged;
     }
   }
-  std::memcpy(buffer.data() + (offset - first_block * block_size), data.data(), data.size());
   Change change{inode, std::nullopt, std::move(fs_op)};
-  co_return co_await change_blocks(std::move(change), arrival, std::move(buffer), first_block,
-                                   stability);
+  co_return co_await change_blocks(std::move(change), arrival, std::move(blocks), stability);
 }
 
 Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stability stability,
@@ -135,21 +150,19 @@ Task<Result<void>> BlockStoreImpl::truncate(InodeId inode, uint64_t size, Stabil
     }
     std::fill(buffer.begin() + static_cast<ptrdiff_t>(size % block_size), buffer.end(), uint8_t{0});
   }
+  std::vector<PendingBlock> blocks(tail ? 1 : 0);
+  if (tail) {
+    blocks[0].block_index = tail_block;
+    blocks[0].bytes = buffer;
+  }
   Change change{inode, first_dropped, std::move(fs_op)};
-  co_return co_await change_blocks(std::move(change), arrival, std::move(buffer), tail_block,
-                                   stability);
+  co_return co_await change_blocks(std::move(change), arrival, std::move(blocks), stability);
 }
 
 Task<Result<void>> BlockStoreImpl::change_blocks(Change change, uint64_t arrival,
-                                                 std::vector<uint8_t> buffer, uint64_t first_block,
+                                                 std::vector<PendingBlock> blocks,
                                                  Stability stability) {
-  const uint32_t block_size = config_.block_size;
-  ASSERT(buffer.size() % block_size == 0);
-  std::vector<PendingBlock> blocks(buffer.size() / block_size);
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    blocks[i].block_index = first_block + i;
-    blocks[i].bytes = std::span<const uint8_t>(buffer).subspan(i * block_size, block_size);
-  }
+  for (const PendingBlock& block : blocks) ASSERT(block.bytes.size() == config_.block_size);
   Result<void> prepared = co_await fingerprint_all(blocks);
   if (prepared.ok()) prepared = co_await dedup(blocks);
   if (prepared.ok()) prepared = co_await compress_new(blocks);
