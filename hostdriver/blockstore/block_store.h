@@ -209,7 +209,8 @@ class BlockStore final {
 
   // Writes data (1..kWriteBytesMax bytes) at byte offset of inode (!= 0). Errors:
   // kInvalidArgument (inode 0, empty, too long, offset + size overflows, fs_op too long), kStale
-  // (fenced by a newer owner: every later call fails the same way), kUnavailable (closed).
+  // (fenced by a newer owner: every later call fails the same way), kUnavailable (closed),
+  // kNoSpace (the shelf's disks are full: new chunks cannot be destaged; see Destager::space()).
   // Nothing is acknowledged that is not durable at the level `stability` asks for. A non-empty
   // fs_op's operation goes into the write's (last) record (FsOpBuilder). `data` must stay valid
   // until the call returns: whole blocks are hashed and compressed in place, not copied.
@@ -273,6 +274,10 @@ class BlockStore final {
 
   // Changes on every open(): NFS's write verifier for UNSTABLE writes.
   uint64_t write_verifier() const;
+  // The kStale error once a newer owner fenced this store (final), else nullopt. The store can
+  // learn it on its own, after the call that queued the refused record returned (group commit,
+  // destage, trim): the file system checks it before serving anything from memory.
+  std::optional<Error> fenced() const;
   BlockStoreStats stats() const;
 
   // Introspection for tests.

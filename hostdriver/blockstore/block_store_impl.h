@@ -92,6 +92,7 @@ class BlockStoreImpl final {
   Result<std::vector<DiskIndex>> placement(ContainerId container) const;
   const BlockStoreConfig& config() const { return config_; }
   uint64_t write_verifier() const { return write_verifier_; }
+  std::optional<Error> fenced() const;  // block_store.h
 
  private:
   // write_path.cpp

@@ -167,12 +167,19 @@ Task<void> Destager::stop() {
   co_await stripes_.join();
 }
 
+Result<void> Destager::space() const {
+  if (writes_without_space_ == 0) return ok_result();
+  ASSERT(no_space_.has_value());
+  return *no_space_;
+}
+
 Task<Result<void>> Destager::wait_for_room(size_t bytes) {
   const uint64_t payload = config_.geometry.payload_bytes();
   const size_t ids_needed = 2 + bytes / (payload / 2);
   while (true) {
     if (failed_) co_return *failed_;
     if (stopping_) co_return make_error(Code::kUnavailable, "block store closing");
+    if (bytes > 0) CO_RETURN_IF_ERROR(space());
     if (sealed_.size() < config_.stripes_inflight_max && free_ids_.size() >= ids_needed) {
       co_return ok_result();
     }
@@ -296,6 +303,7 @@ void Destager::seal_open() {
 Task<Result<void>> Destager::drain() {
   while (!sealed_.empty()) {
     if (failed_) co_return *failed_;
+    CO_RETURN_IF_ERROR(space());  // a full shelf: the stripe keeps retrying; do not wait on it
     co_await progress_.wait();
   }
   if (failed_) co_return *failed_;
@@ -448,9 +456,24 @@ Task<Result<void>> Destager::write_fragments(Container& c, const std::vector<Dis
 
 Task<Result<void>> Destager::write_fragment(Container& c, int index, DiskIndex disk,
                                             bool* skipped) {
-  const auto slot = static_cast<size_t>(index);
   const protocol::FragmentIdValue id{c.sealed.container.value(), static_cast<uint8_t>(index),
                                      kFragmentGeneration};
+  // Counted in writes_without_space_ from its first kNoSpace until it ends, however it ends.
+  bool without_space = false;
+  Result<void> result =
+      co_await write_fragment_until_done(c, index, disk, id, skipped, without_space);
+  if (without_space) {
+    ASSERT(writes_without_space_ > 0);
+    --writes_without_space_;
+    if (writes_without_space_ == 0) no_space_.reset();
+  }
+  co_return result;
+}
+
+Task<Result<void>> Destager::write_fragment_until_done(Container& c, int index, DiskIndex disk,
+                                                       const protocol::FragmentIdValue& id,
+                                                       bool* skipped, bool& without_space) {
+  const auto slot = static_cast<size_t>(index);
   while (true) {
     if (stopping_) co_return make_error(Code::kUnavailable, "block store closing");
     if (log_->fenced()) co_return *log_->fenced();  // this store is done; a new one redoes it
@@ -478,6 +501,25 @@ Task<Result<void>> Destager::write_fragment(Container& c, int index, DiskIndex d
                                std::to_string(c.sealed.container.value()) + ": " + error.message);
     }
     ++stats_.fragment_write_retries;
+    if (error.code == Code::kNoSpace) {
+      ++stats_.fragment_writes_no_space;
+      if (!without_space) {
+        without_space = true;
+        ++writes_without_space_;
+        no_space_ =
+            make_error(Code::kNoSpace, "the shelf is out of space (disk " +
+                                           std::to_string(disk.value()) + ": " + error.message +
+                                           "); new data is refused until it has room again");
+        env_.log.warn(
+            "fragment write to disk " + std::to_string(disk.value()) +
+            " refused for lack of space; new data is refused, retrying: " + error.to_string());
+        // Writers waiting for room (here or for log space) re-check and get kNoSpace.
+        progress_.notify_all();
+        log_->wake_waiters();
+      }
+      co_await sleep_for(env_.clock, kDestageRetryDelay);
+      continue;
+    }
     if (is_connection_error(error) && (*client)->rpc().broken()) {
       link_.reset_if_broken(error);
       co_await sleep_for(env_.clock, kReconnectDelay);

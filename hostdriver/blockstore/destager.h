@@ -52,6 +52,7 @@ struct DestagerStats {
   uint64_t containers_destaged = 0;
   uint64_t stripes_written_degraded = 0;
   uint64_t fragment_write_retries = 0;
+  uint64_t fragment_writes_no_space = 0;  // fragment writes the shelf refused for lack of space
 };
 
 class Destager final {
@@ -68,8 +69,14 @@ class Destager final {
   // Stops after the sealed containers are destaged (or at once when fenced / link closed).
   Task<void> stop();
 
-  // Waits until `bytes` more chunk bytes can be packed without exceeding the limits.
+  // Waits until `bytes` more chunk bytes can be packed without exceeding the limits. kNoSpace at
+  // once when bytes > 0 and a fragment write is stuck on a full disk (space()).
   Task<Result<void>> wait_for_room(size_t bytes);
+  // kNoSpace (naming the disk) while some fragment write is refused for lack of space. Such a
+  // stripe keeps being retried (it holds acknowledged data, safe in the NVRAM log meanwhile);
+  // the block store refuses new data instead of letting writers wait for room that no longer
+  // comes. Clears once every such write has succeeded.
+  Result<void> space() const;
   // Packs one chunk into the open container, sealing it first if it is full. Synchronous.
   ChunkLocation pack(const Fingerprint& fp, std::span<const uint8_t> stored,
                      uint32_t logical_bytes);
@@ -84,7 +91,7 @@ class Destager final {
   std::optional<std::span<const uint8_t>> staged(const ChunkLocation& location) const;
   // Seals the open container if it holds chunks.
   void seal_open();
-  // Waits until every container sealed so far is durable.
+  // Waits until every container sealed so far is durable (kNoSpace when space() says so).
   Task<Result<void>> drain();
   uint64_t trim_limit() const;
   // Signalled whenever a container becomes durable (or the destager fails).
@@ -118,6 +125,10 @@ class Destager final {
   Task<Result<void>> encode(Container& c);
   Task<Result<void>> write_fragments(Container& c, const std::vector<DiskIndex>& disks);
   Task<Result<void>> write_fragment(Container& c, int index, DiskIndex disk, bool* skipped);
+  // write_fragment's retry loop; sets without_space (and counts it) on the first kNoSpace.
+  Task<Result<void>> write_fragment_until_done(Container& c, int index, DiskIndex disk,
+                                               const protocol::FragmentIdValue& id, bool* skipped,
+                                               bool& without_space);
   Task<Result<void>> insert_index(const Container& c);
   void fail(const Error& error);
 
@@ -139,6 +150,8 @@ class Destager final {
   std::optional<uint64_t> replay_skip_;            // container whose chunks replay skips
   TimePoint last_pack_{};
   std::optional<Error> failed_;
+  size_t writes_without_space_ = 0;  // fragment writes now waiting on a full disk
+  std::optional<Error> no_space_;    // the latest such refusal (valid while the count > 0)
   bool stopping_ = false;
   size_t inflight_ = 0;
   async::Notify work_;

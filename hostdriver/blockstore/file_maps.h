@@ -96,6 +96,12 @@ class FileMaps final {
   };
 
   void set(InodeId inode, uint64_t block_index, const BlockRef& ref, uint64_t ticket);
+  // Sets one entry of `file` (searching from `hint`) without listing it under its ticket; the
+  // caller lists it. Returns the entry.
+  std::map<uint64_t, Entry>::iterator set_in(FileMap& file,
+                                             std::map<uint64_t, Entry>::iterator hint,
+                                             uint64_t block_index, const BlockRef& ref,
+                                             uint64_t ticket);
   void erase(InodeId inode, uint64_t block_index);
   void erase_entry(std::map<uint64_t, Entry>::iterator it, std::map<uint64_t, Entry>& blocks);
   // Drops stale pairs at the front of by_ticket_ so oldest_ticket() is exact.

@@ -19,6 +19,8 @@ Task<Result<void>> BlockStoreImpl::wait_op_room(size_t fs_op_bytes) {
   while (true) {
     CO_RETURN_IF_ERROR(usable());
     if (log_->has_client_room(bytes)) break;
+    // The ring cannot drain while the shelf has no room for the containers behind it.
+    CO_RETURN_IF_ERROR(destager_->space());
     ++stats_.log_busy_waits;
     destager_->seal_open();
     co_await log_->wait_changed();

@@ -87,6 +87,9 @@ class LogWriter final {
   uint64_t capacity_bytes() const { return stats_.capacity_bytes; }
   // Resumes when durable, trimmed, fenced or stopped state changes.
   Task<void> wait_changed() { co_await changed_.wait(); }
+  // Wakes wait_changed() callers so they re-check why they wait (the destager ran out of disk
+  // space: writers waiting for ring space get kNoSpace instead).
+  void wake_waiters() { changed_.notify_all(); }
   // Queues a record; returns its ticket. Synchronous, so the caller's order is the log's order.
   uint64_t enqueue(std::vector<uint8_t> record);
   // Waits until every record with a ticket <= `ticket` is durable. kStale if fenced;

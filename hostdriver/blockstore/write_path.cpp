@@ -287,6 +287,9 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
   }
   while (!log_->has_client_room(std::min(record_bytes, log_->record_bytes_max()))) {
     CO_RETURN_IF_ERROR(usable());
+    // The ring cannot drain while the shelf has no room for the containers behind it: refuse
+    // rather than wait for room that may never come.
+    CO_RETURN_IF_ERROR(destager_->space());
     ++stats_.log_busy_waits;
     destager_->seal_open();  // its records can only be trimmed once it is destaged
     co_await log_->wait_changed();

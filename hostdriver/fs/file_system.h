@@ -13,7 +13,8 @@
 // Ownership. A datastore is written by one FileSystem at a time: open() takes the lease register
 // with a higher epoch, raises the root register's epoch (so an older owner's checkpoint is refused)
 // and opens the block store on the datastore's log with that epoch (so an older owner's appends
-// are refused). A fenced owner gets kStale from every mutating call from then on.
+// are refused). A fenced owner gets kStale from every call from then on, reads included (its
+// memory may hold changes the shelf refused), and logs fs.fenced once.
 //
 // Recovery. open() reads the root register, replays the operations logged after the checkpoint
 // (skipping ids it covers and ids seen twice), reaps orphans (unlinked inodes whose data was not

@@ -144,7 +144,9 @@ class FileSystemImpl final {
   Task<Result<void>> reap(uint64_t inode);
 
   // lookups.cpp
-  Result<void> usable() const;
+  // ok, or why nothing may be served: closed, or fenced (also when only the block store knows
+  // yet; the first time, this logs fs.fenced and fenced_ keeps the error).
+  Result<void> usable();
   // Makes sure the inode is in memory (loading it from the inode table). kNotFound if it does
   // not exist. The pointer is valid until the next co_await unless pinned.
   Task<Result<CachedInode*>> load_inode(uint64_t inode);
@@ -203,6 +205,7 @@ class FileSystemImpl final {
   async::Condition checkpoint_done_;
   TimerId checkpoint_timer_ = 0;
   std::optional<Error> fenced_;
+  bool fence_logged_ = false;
   bool opened_ = false;
   bool closing_ = false;
   bool closed_ = false;

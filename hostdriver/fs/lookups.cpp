@@ -16,8 +16,22 @@ constexpr size_t kNameScanPage = 2;
 
 }  // namespace
 
-Result<void> FileSystemImpl::usable() const {
-  if (fenced_) return *fenced_;
+Result<void> FileSystemImpl::usable() {
+  // A newer owner fenced this one. The block store may be the first to know: the shelf refused an
+  // append of records queued by operations already applied here (one that returned kStale, or an
+  // UNSTABLE write that returned ok). Memory then holds changes the shelf never stored and misses
+  // the new owner's, so from then on nothing is served from it, reads included: a client gets
+  // kStale (NFS JUKEBOX), never a change the shelf refused.
+  if (!fenced_ && store_ != nullptr) fenced_ = store_->fenced();
+  if (fenced_) {
+    if (!fence_logged_) {
+      fence_logged_ = true;
+      env_.log.error("fs.fenced", {{"datastore", config_.datastore},
+                                   {"epoch", std::to_string(lease_epoch_)},
+                                   {"error", fenced_->to_string()}});
+    }
+    return *fenced_;
+  }
   if (closing_ || closed_) return make_error(Code::kUnavailable, "file system closed");
   return ok_result();
 }

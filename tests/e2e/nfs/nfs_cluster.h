@@ -71,6 +71,8 @@ class NfsCluster final {
 
   uint16_t nfs_port() const { return nfs_port_; }
   uint16_t mount_port() const { return mount_port_; }
+  // HOST:PORT of the netshelf (for a second hostdriver or safs on the same shelf).
+  std::string shelf_address() const { return "127.0.0.1:" + std::to_string(shelf_port_); }
   const std::string& url() const { return url_; }
   const std::string& dir() const { return dir_; }
   std::string host_log() const;  // everything every hostdriver incarnation printed
