@@ -26,6 +26,8 @@ std::string_view message_type_name(MessageType type) {
       return "disk_list";
     case MessageType::kDiskAdmin:
       return "disk_admin";
+    case MessageType::kFragmentList:
+      return "fragment_list";
     case MessageType::kIndexLookup:
       return "index_lookup";
     case MessageType::kIndexInsert:

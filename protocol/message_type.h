@@ -20,6 +20,7 @@ enum class MessageType : uint16_t {
   kFragmentDelete = 22,
   kDiskList = 23,
   kDiskAdmin = 24,
+  kFragmentList = 25,  // FragmentListRequest / FragmentListReply: one page of a disk's fragments
   kIndexLookup = 30,
   kIndexInsert = 31,
   kIndexRemove = 32,

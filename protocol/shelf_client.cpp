@@ -107,6 +107,22 @@ Task<Result<void>> ShelfClient::disk_admin(Epoch epoch, DiskIndex disk, DiskActi
   co_return ok_result();
 }
 
+Task<Result<FragmentListRep>> ShelfClient::fragment_list(DiskIndex disk, FragmentCursor from,
+                                                         uint32_t max_entries) {
+  const FragmentListReq req{disk.value(), from, max_entries};
+  CO_ASSIGN_OR_RETURN(Frame reply,
+                      co_await rpc_->call(MessageType::kFragmentList, encode(req), {}));
+  CO_ASSIGN_OR_RETURN(FragmentListRep rep, decode_FragmentListRep(words(reply), FrameLimits{}));
+  // The decoder checked the order within the page; the page must also start where we asked.
+  if (!rep.fragments.empty()) {
+    const FragmentIdValue& first = rep.fragments.front().id;
+    if (FragmentCursor{first.container_id, first.index} < from) {
+      co_return make_error(Code::kProtocol, "fragment list reply starts before its cursor");
+    }
+  }
+  co_return rep;
+}
+
 Task<Result<IndexLookupRep>> ShelfClient::index_lookup(std::vector<Fingerprint> fps) {
   const IndexLookupReq req{std::move(fps)};
   CO_ASSIGN_OR_RETURN(Frame reply, co_await rpc_->call(MessageType::kIndexLookup, encode(req), {}));

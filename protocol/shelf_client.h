@@ -38,6 +38,10 @@ class ShelfClient final {
                                                    uint32_t offset, uint32_t length);
   Task<Result<void>> fragment_delete(HostId host, Epoch epoch, DiskIndex disk, FragmentIdValue id);
   Task<Result<void>> disk_admin(Epoch epoch, DiskIndex disk, DiskActionValue action);
+  // One page of the fragments `disk` stores, from `from` on (inclusive), at most `max_entries`
+  // (0: kFragmentListMax). Continue from `next` until `end`. kUnavailable: the disk is failed.
+  Task<Result<FragmentListRep>> fragment_list(DiskIndex disk, FragmentCursor from,
+                                              uint32_t max_entries);
 
   Task<Result<IndexLookupRep>> index_lookup(std::vector<Fingerprint> fps);
   Task<Result<IndexInsertRep>> index_insert(HostId host, Epoch epoch, std::vector<Fingerprint> fps,

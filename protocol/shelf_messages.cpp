@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "protocol/codec.h"
+#include "protocol/fragment_header.h"
 #include "shelf.capnp.h"
 
 namespace splitarray::protocol {
@@ -353,6 +354,68 @@ Result<DiskAdminReq> decode_DiskAdminReq(Words body, const FrameLimits& limits) 
             break;
           default:
             return invalid("unknown disk action");
+        }
+        return v;
+      });
+}
+
+Body encode(const FragmentListReq& v) {
+  return build<s::FragmentListRequest>([&](s::FragmentListRequest::Builder b) {
+    b.setDisk(v.disk);
+    b.setFromContainerId(v.from.container_id);
+    b.setFromIndex(v.from.index);
+    b.setMaxEntries(v.max_entries);
+  });
+}
+Result<FragmentListReq> decode_FragmentListReq(Words body, const FrameLimits& limits) {
+  return decode_body<s::FragmentListRequest>(body, limits, [](s::FragmentListRequest::Reader r) {
+    return FragmentListReq{r.getDisk(), FragmentCursor{r.getFromContainerId(), r.getFromIndex()},
+                           r.getMaxEntries()};
+  });
+}
+
+Body encode(const FragmentListRep& v) {
+  ASSERT(v.fragments.size() <= kFragmentListMax);
+  return build<s::FragmentListReply>([&](s::FragmentListReply::Builder b) {
+    auto list = b.initFragments(static_cast<unsigned>(v.fragments.size()));
+    for (unsigned i = 0; i < v.fragments.size(); ++i) {
+      set_fragment_id(list[i].initId(), v.fragments[i].id);
+      list[i].setPayloadLength(v.fragments[i].payload_length);
+    }
+    b.setEnd(v.end);
+    b.setNextContainerId(v.next.container_id);
+    b.setNextIndex(v.next.index);
+  });
+}
+Result<FragmentListRep> decode_FragmentListRep(Words body, const FrameLimits& limits) {
+  return decode_body<s::FragmentListReply>(
+      body, limits, [](s::FragmentListReply::Reader r) -> Result<FragmentListRep> {
+        const auto list = r.getFragments();
+        if (list.size() > kFragmentListMax) return invalid("too many fragments in one list reply");
+        FragmentListRep v;
+        v.fragments.reserve(list.size());
+        for (auto f : list) {
+          const ListedFragmentValue listed{to_fragment_id(f.getId()), f.getPayloadLength()};
+          if (listed.payload_length > kFragmentPayloadMaxBytes) {
+            return invalid("listed fragment payload too large");
+          }
+          const FragmentCursor at{listed.id.container_id, listed.id.index};
+          if (!v.fragments.empty()) {
+            const ListedFragmentValue& last = v.fragments.back();
+            if (at <= FragmentCursor{last.id.container_id, last.id.index}) {
+              return invalid("fragment list reply not in increasing order");
+            }
+          }
+          v.fragments.push_back(listed);
+        }
+        v.end = r.getEnd();
+        v.next = FragmentCursor{r.getNextContainerId(), r.getNextIndex()};
+        if (!v.end) {
+          if (v.fragments.empty()) return invalid("fragment list reply: no progress");
+          const FragmentIdValue& last = v.fragments.back().id;
+          if (v.next <= FragmentCursor{last.container_id, last.index}) {
+            return invalid("fragment list reply: next cursor not after the last fragment");
+          }
         }
         return v;
       });

@@ -29,6 +29,10 @@ static_assert(kNvramRecordsPerAppendDefault <= kNvramRecordsPerAppendMax);
 inline constexpr size_t kRegisterNameBytesMaxWire = 256;
 inline constexpr size_t kRegisterValueBytesMaxWire = 64 * 1024;
 inline constexpr size_t kErrorTextBytesMax = 1024;
+// Fragments per fragment-list reply: 4096 x ~40 bytes of capnp is ~160 KiB, far below a frame's
+// body limit, and a listing of a full 16 Mi-slot disk takes 4096 round trips.
+inline constexpr size_t kFragmentListMax = 4096;
+static_assert(kFragmentListMax * 64 <= kBodyMaxBytes, "a full list reply fits one frame body");
 
 using Fingerprint = std::array<uint8_t, kFingerprintBytes>;
 
@@ -102,6 +106,30 @@ struct FragmentDeleteReq {
   uint64_t epoch = 0;
   uint16_t disk = 0;
   FragmentIdValue id;
+};
+// Where a fragment listing (re)starts: the first stored fragment at or after (container, index).
+struct FragmentCursor {
+  uint64_t container_id = 0;
+  uint8_t index = 0;
+  friend auto operator<=>(const FragmentCursor&, const FragmentCursor&) = default;
+};
+struct FragmentListReq {
+  uint16_t disk = 0;
+  FragmentCursor from;
+  uint32_t max_entries = 0;  // 0 or above kFragmentListMax: kFragmentListMax
+};
+struct ListedFragmentValue {
+  FragmentIdValue id;
+  uint32_t payload_length = 0;  // bytes after the fragment header
+  friend bool operator==(const ListedFragmentValue&, const ListedFragmentValue&) = default;
+};
+// Decoding checks the shape (kProtocol): at most kFragmentListMax fragments, strictly increasing
+// (container, index), and unless `end` a next cursor after the last one listed, so a client
+// that follows `next` always makes progress.
+struct FragmentListRep {
+  std::vector<ListedFragmentValue> fragments;
+  bool end = true;
+  FragmentCursor next;  // meaningful unless end
 };
 enum class DiskStateValue : uint8_t { kHealthy, kFailed, kRebuilding };
 struct DiskInfoValue {
@@ -223,6 +251,8 @@ SA_SHELF_MESSAGE(FragmentReadReq);
 SA_SHELF_MESSAGE(FragmentReadRep);
 SA_SHELF_MESSAGE(FragmentDeleteReq);
 SA_SHELF_MESSAGE(DiskAdminReq);
+SA_SHELF_MESSAGE(FragmentListReq);
+SA_SHELF_MESSAGE(FragmentListRep);
 SA_SHELF_MESSAGE(IndexLookupReq);
 SA_SHELF_MESSAGE(IndexLookupRep);
 SA_SHELF_MESSAGE(IndexInsertReq);

@@ -14,10 +14,6 @@
 namespace splitarray::hostdriver::blockstore {
 namespace {
 
-std::string id_register_name(HostId host) {
-  return "hosts/" + std::to_string(host.value()) + "/container-ids";
-}
-
 container::ChunkEncoding encoding_of(size_t stored_bytes, uint32_t logical_bytes) {
   return stored_bytes == logical_bytes ? container::ChunkEncoding::kRaw
                                        : container::ChunkEncoding::kZstd;
@@ -82,7 +78,7 @@ Task<Result<void>> Destager::refresh_disks() {
 }
 
 Task<Result<void>> Destager::reserve_ids() {
-  const std::string name = id_register_name(config_.host);
+  const std::string name = container_ids_register(config_.host);
   while (true) {
     auto client = co_await link_.client();
     if (!client.ok()) co_return client.error();

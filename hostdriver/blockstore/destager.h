@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/async/condition.h"
@@ -46,6 +47,13 @@ inline constexpr uint32_t kHostIdBitsInContainerId = 12;
 inline constexpr uint32_t kContainerCounterBits = 40 - kHostIdBitsInContainerId;
 inline constexpr uint32_t kFragmentGeneration = 1;
 inline constexpr Duration kDestageRetryDelay = std::chrono::milliseconds(200);
+
+// The register holding `host`'s container-id high-water mark: 8 bytes (common/endian.h), the
+// first counter no reservation has handed out, so every id the host used has a smaller counter.
+// Read by fsck; reserve_ids() is its only writer.
+inline std::string container_ids_register(HostId host) {
+  return "hosts/" + std::to_string(host.value()) + "/container-ids";
+}
 
 struct DestagerStats {
   uint64_t containers_sealed = 0;

@@ -277,6 +277,23 @@ std::vector<FragmentId> Disk::list() const {
   return out;
 }
 
+Result<FragmentPage> Disk::list_page(const FragmentId& from, size_t max) const {
+  ASSERT(max > 0);
+  if (state_ == DiskState::kFailed) {
+    return make_error(Code::kUnavailable, path_ + " is failed: " + failure_);
+  }
+  FragmentPage page;
+  auto it = index_.lower_bound(key_of(from));
+  for (; it != index_.end() && page.fragments.size() < max; ++it) {
+    ASSERT(slots_[it->second].use == SlotUse::kUsed);
+    const TableEntry& entry = slots_[it->second].entry;
+    page.fragments.push_back(ListedFragment{entry.id, entry.payload_length});
+  }
+  if (it != index_.end()) page.next = slots_[it->second].entry.id;
+  ASSERT(page.fragments.size() <= max);
+  return page;
+}
+
 DiskInfo Disk::info() const {
   return DiskInfo{.index = sb_.identity.index,
                   .state = state_,

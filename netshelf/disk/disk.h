@@ -22,6 +22,7 @@
 #include <compare>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,16 @@ struct DiskInfo {
   std::string failure;           // why the disk failed (empty when not failed)
 };
 
+struct ListedFragment {
+  FragmentId id;
+  uint32_t payload_length = 0;  // bytes after the fragment header
+};
+// A bounded slice of a disk's fragments in (container, index) order.
+struct FragmentPage {
+  std::vector<ListedFragment> fragments;
+  std::optional<FragmentId> next;  // the first fragment after this page; none: the last page
+};
+
 class Disk final {
  public:
   // Creates a fresh disk at `path` (created or extended as needed). Whatever the file held
@@ -86,6 +97,10 @@ class Disk final {
 
   // Every stored fragment, sorted.
   std::vector<FragmentId> list() const;
+  // The committed fragments from (container, index) `from` on (its generation is ignored), at
+  // most `max` (> 0) of them: pages that follow `next` list every fragment that is stored
+  // throughout exactly once. Synchronous, reads no slot. kUnavailable when the disk is failed.
+  Result<FragmentPage> list_page(const FragmentId& from, size_t max) const;
   DiskInfo info() const;
   DiskState state() const { return state_; }
   const DiskIdentity& identity() const { return sb_.identity; }

@@ -1,5 +1,6 @@
 #include "netshelf/service/shelf_handler.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/crc32c.h"
@@ -89,6 +90,8 @@ Task<Result<Reply>> ShelfHandler::dispatch(protocol::RequestContext& context, Fr
       co_return co_await fragment_delete(request, host);
     case MessageType::kDiskAdmin:
       co_return co_await disk_admin(request);
+    case MessageType::kFragmentList:
+      co_return fragment_list(request);
     case MessageType::kIndexLookup:
       co_return co_await index_lookup(request);
     case MessageType::kIndexInsert:
@@ -224,6 +227,31 @@ Task<Result<Reply>> ShelfHandler::fragment_delete(Frame& request, HostId& host) 
   CO_ASSIGN_OR_RETURN(Disk* const disk, shelf_.disks().disk(DiskIndex(req.disk)));
   CO_RETURN_IF_ERROR(co_await disk->delete_fragment(fragment_id(req.id)));
   co_return reply_of(protocol::encode_empty());
+}
+
+// One page of a disk's fragments (fsck). Synchronous: the disk answers from its table in memory.
+Result<Reply> ShelfHandler::fragment_list(Frame& request) {
+  ASSIGN_OR_RETURN(const protocol::FragmentListReq req,
+                   protocol::decode_FragmentListReq(request.body_words(), FrameLimits{}));
+  ASSIGN_OR_RETURN(Disk* const disk, shelf_.disks().disk(DiskIndex(req.disk)));
+  const size_t max = req.max_entries == 0
+                         ? protocol::kFragmentListMax
+                         : std::min<size_t>(req.max_entries, protocol::kFragmentListMax);
+  const protocol::FragmentId from{ContainerId(req.from.container_id), req.from.index, 0};
+  ASSIGN_OR_RETURN(const FragmentPage page, disk->list_page(from, max));
+  protocol::FragmentListRep rep;
+  rep.fragments.reserve(page.fragments.size());
+  for (const ListedFragment& listed : page.fragments) {
+    const protocol::FragmentId& id = listed.id;
+    rep.fragments.push_back(protocol::ListedFragmentValue{
+        protocol::FragmentIdValue{id.container.value(), id.index, id.generation},
+        listed.payload_length});
+  }
+  rep.end = !page.next.has_value();
+  if (page.next)
+    rep.next = protocol::FragmentCursor{page.next->container.value(), page.next->index};
+  ASSERT(rep.fragments.size() <= max);
+  return reply_of(protocol::encode(rep));
 }
 
 Task<Result<Reply>> ShelfHandler::disk_admin(Frame& request) {

@@ -98,6 +98,28 @@ struct FragmentDeleteRequest {
   id @3 :FragmentId;
 }
 
+# Lists the fragments one disk stores, in (containerId, index) order, one bounded page at a time
+# (fsck: which containers exist at all). A page starts at the cursor (inclusive) and holds at
+# most maxEntries fragments (0 or more than kFragmentListMax: kFragmentListMax). Unless `end`,
+# the next page starts at nextContainerId/nextIndex: the next fragment stored when this page was
+# read, so a listing stays exact for every fragment that exists throughout it.
+struct FragmentListRequest {
+  disk @0 :UInt16;
+  fromContainerId @1 :UInt64;
+  fromIndex @2 :UInt8;
+  maxEntries @3 :UInt32;
+}
+struct ListedFragment {
+  id @0 :FragmentId;
+  payloadLength @1 :UInt32;         # bytes after the fragment header
+}
+struct FragmentListReply {
+  fragments @0 :List(ListedFragment);  # strictly increasing (containerId, index)
+  end @1 :Bool;                     # true: nothing is stored after the last one listed
+  nextContainerId @2 :UInt64;       # meaningful unless end
+  nextIndex @3 :UInt8;
+}
+
 enum DiskState {
   healthy @0;
   failed @1;

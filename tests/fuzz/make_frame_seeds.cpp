@@ -212,6 +212,14 @@ std::vector<Seed> make_seeds() {
   add("index-rebuild-reply", kModePatchCrcs,
       reply<schema::IndexRebuildReply>(MessageType::kIndexRebuild, 22,
                                        IndexRebuildReply{9, 2, 1, 1000}));
+  add("fragment-list", kModePatchCrcs,
+      request<schema::FragmentListRequest>(MessageType::kFragmentList, 23,
+                                           FragmentListRequest{3, 0x1234, 2, 1024}));
+  const std::vector<ListedFragment> listed = {ListedFragment{fid, 65536},
+                                              ListedFragment{FragmentId{0x1234, 9, 7}, 65536}};
+  add("fragment-list-reply", kModePatchCrcs,
+      reply<schema::FragmentListReply>(MessageType::kFragmentList, 23,
+                                       FragmentListReply{listed, false, 0x1235, 0}));
   return s;
 }
 

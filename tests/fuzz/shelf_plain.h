@@ -269,6 +269,51 @@ inline void fill(schema::FragmentDeleteRequest::Builder b, const FragmentDeleteR
   fill(b.initId(), v.id);
 }
 
+struct FragmentListRequest {
+  uint16_t disk = 0;
+  uint64_t from_container_id = 0;
+  uint8_t from_index = 0;
+  uint32_t max_entries = 0;
+  friend bool operator==(const FragmentListRequest&, const FragmentListRequest&) = default;
+};
+inline FragmentListRequest from(schema::FragmentListRequest::Reader r) {
+  return {r.getDisk(), r.getFromContainerId(), r.getFromIndex(), r.getMaxEntries()};
+}
+inline void fill(schema::FragmentListRequest::Builder b, const FragmentListRequest& v) {
+  b.setDisk(v.disk);
+  b.setFromContainerId(v.from_container_id);
+  b.setFromIndex(v.from_index);
+  b.setMaxEntries(v.max_entries);
+}
+
+struct ListedFragment {
+  FragmentId id;
+  uint32_t payload_length = 0;
+  friend bool operator==(const ListedFragment&, const ListedFragment&) = default;
+};
+inline ListedFragment from(schema::ListedFragment::Reader r) {
+  return {from(r.getId()), r.getPayloadLength()};
+}
+inline void fill(schema::ListedFragment::Builder b, const ListedFragment& v) {
+  fill(b.initId(), v.id);
+  b.setPayloadLength(v.payload_length);
+}
+
+struct FragmentListReply {
+  std::vector<ListedFragment> fragments;
+  bool end = false;
+  uint64_t next_container_id = 0;
+  uint8_t next_index = 0;
+  friend bool operator==(const FragmentListReply&, const FragmentListReply&) = default;
+};
+inline FragmentListReply from(schema::FragmentListReply::Reader r);
+inline void fill(schema::FragmentListReply::Builder b, const FragmentListReply& v) {
+  fill_structs(b.initFragments(v.fragments.size()), v.fragments);
+  b.setEnd(v.end);
+  b.setNextContainerId(v.next_container_id);
+  b.setNextIndex(v.next_index);
+}
+
 // Enums stay raw uint16_t: values this build does not know must survive a round trip.
 struct DiskInfo {
   uint16_t index = 0;
@@ -572,6 +617,10 @@ inline IndexRebuildRequest from(schema::IndexRebuildRequest::Reader r) {
           r.getRebuildId(),
           blobs_of(r.getFingerprints()),
           structs_of<ChunkLocation>(r.getLocations())};
+}
+inline FragmentListReply from(schema::FragmentListReply::Reader r) {
+  return {structs_of<ListedFragment>(r.getFragments()), r.getEnd(), r.getNextContainerId(),
+          r.getNextIndex()};
 }
 inline StatusReply from(schema::StatusReply::Reader r) {
   return {r.getClusterId(),

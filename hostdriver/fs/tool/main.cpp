@@ -1,6 +1,7 @@
 // safs: administer a datastore's file system from the command line.
 //   safs format --shelf HOST:PORT [--datastore NAME] [--log-id N] [geometry]
-//   safs fsck   --shelf HOST:PORT [--datastore NAME] [--no-data] [--no-fragments] [geometry]
+//   safs fsck   --shelf HOST:PORT [--datastore NAME] [--no-data] [--no-fragments] [--no-listing]
+//               [geometry]
 //   geometry: [--block-size B] [--data-fragments K] [--parity-fragments M] [--fragment-bytes F]
 //             (must match what the datastore's host driver uses; defaults are the defaults)
 // fsck takes the datastore's lease like any new owner, so run it while no host driver serves the
@@ -31,7 +32,7 @@ int usage(const char* message) {
                "safs: %s\n"
                "usage: safs format --shelf HOST:PORT [--datastore NAME] [--log-id N] [geometry]\n"
                "       safs fsck --shelf HOST:PORT [--datastore NAME] [--no-data] "
-               "[--no-fragments] [geometry]\n"
+               "[--no-fragments] [--no-listing] [geometry]\n"
                "geometry: [--block-size B] [--data-fragments K] [--parity-fragments M] "
                "[--fragment-bytes F]\n",
                message);
@@ -79,6 +80,8 @@ const char* parse(int argc, char** argv, Args& args) {
       args.fsck.check_data = false;
     } else if (arg == "--no-fragments") {
       args.fsck.check_fragments = false;
+    } else if (arg == "--no-listing") {
+      args.fsck.check_listing = false;
     } else {
       return "unknown option";
     }

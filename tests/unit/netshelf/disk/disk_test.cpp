@@ -98,6 +98,49 @@ TEST_CASE("netshelf/disk: fragments, rewrites and deletes persist across reopen"
   run_task(fx.io, body());
 }
 
+// True when `page` lists exactly `ids`, in that order.
+bool lists(const FragmentPage& page, std::initializer_list<FragmentId> ids) {
+  std::vector<FragmentId> listed;
+  for (const ListedFragment& fragment : page.fragments) listed.push_back(fragment.id);
+  return listed == std::vector<FragmentId>(ids);
+}
+
+std::vector<FragmentId> listing_fragments() {
+  return {fid(9, 1), fid(3, 4), fid(3, 0), fid(9, 0, 2)};
+}
+
+TEST_CASE("netshelf/disk: list_page pages through the fragments from a cursor") {
+  Fixture fx;
+  auto body = [&]() -> Task<void> {
+    auto disk = (co_await Disk::format(fx.env, fx.path(), test_identity(), small_disk())).value();
+    for (const FragmentId& id : listing_fragments()) {
+      REQUIRE((co_await disk->write_fragment(id, fragment_for(id, 1000 + id.index))).ok());
+    }
+    auto first = disk->list_page(fid(0, 0), 3);
+    REQUIRE(first.ok());
+    CHECK(lists(*first, {fid(3, 0), fid(3, 4), fid(9, 0, 2)}));
+    CHECK(first->fragments[1].payload_length == 1004);
+    REQUIRE(first->next.has_value());
+    CHECK(*first->next == fid(9, 1));
+    auto rest = disk->list_page(*first->next, 3);  // the cursor's generation does not matter
+    REQUIRE(rest.ok());
+    CHECK(lists(*rest, {fid(9, 1)}));
+    CHECK_FALSE(rest->next.has_value());
+    auto middle = disk->list_page(fid(3, 1, 7), 1);
+    REQUIRE(middle.ok());
+    CHECK(lists(*middle, {fid(3, 4)}));
+    CHECK(*middle->next == fid(9, 0, 2));
+    auto past = disk->list_page(fid(10, 0), 5);
+    REQUIRE(past.ok());
+    CHECK(past->fragments.empty());
+    CHECK_FALSE(past->next.has_value());
+    CHECK(disk->list_page(fid(0, 0), 100)->fragments.size() == disk->list().size());
+    REQUIRE((co_await disk->fail("pulled")).ok());
+    CHECK(disk->list_page(fid(0, 0), 1).code() == Code::kUnavailable);
+  };
+  run_task(fx.io, body());
+}
+
 TEST_CASE("netshelf/disk: open rejects a disk of another cluster, shelf or index") {
   Fixture fx;
   auto body = [&]() -> Task<void> {
