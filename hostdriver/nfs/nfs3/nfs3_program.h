@@ -29,8 +29,9 @@
 // kFileTooLarge FBIG, kInvalidArgument INVAL ("not_sync..." NOT_SYNC), kNoSpace NOSPC,
 // kIo / kCorruption / kProtocol IO, kBusy / kTimeout / kUnavailable / kCancelled JUKEBOX, and
 // kStale (this host was fenced: another host took the datastore over) JUKEBOX as well: the
-// client retries, and its retries succeed once the datastore's new owner serves its address;
-// stats().fenced tells the server to stop serving.
+// client retries, and its retries succeed once the datastore's new owner serves its address.
+// stats().fenced counts those refusals; nothing acts on it yet: a fenced host keeps answering
+// JUKEBOX (reads included, fs.fenced is logged) until an operator stops it.
 //
 // Threading: runs on the Env's event loop, like the FileSystem.
 #pragma once
