@@ -189,13 +189,15 @@ std::string FsckReport::summary() const {
             " failed, skipped), " + to_string(containers_on_shelf) + " containers (" +
             to_string(fragments_on_shelf) + " fragments), " + to_string(containers_unreferenced) +
             " unreferenced (" + to_string(unreferenced_bytes) +
-            " bytes: garbage until space reclamation exists)";
+            " bytes: garbage until space reclamation exists; " + to_string(containers_not_judged) +
+            " not judged for leaks)";
   }
   if (problems_total == 0) return text + ": clean";
   return text + ": " + to_string(problems_total) + " problem(s): containers " +
          to_string(containers_unreadable) + " unreadable, " + to_string(containers_unallocated) +
          " unallocated, " + to_string(containers_inconsistent) + " inconsistent, " +
-         to_string(containers_duplicated) + " duplicated; " +
+         to_string(containers_duplicated) + " duplicated, " + to_string(containers_leaked) +
+         " leaked (" + to_string(leaked_bytes) + " bytes); " +
          to_string(locations_doubly_referenced) + " doubly referenced locations";
 }
 

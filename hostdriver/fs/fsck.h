@@ -18,8 +18,11 @@
 //     that is not failed, paged through the shelf's fragment-list request and merged by
 //     container id, so memory is one page per disk. Each container id found is:
 //       referenced     named by the checkpoint (`containers`);
-//       unreferenced   on disks, named by no reference of this checkpoint. NOT a problem: counted
-//                      with its bytes (the payload bytes of its fragments, parity included).
+//       unreferenced   on disks, named by no reference of this checkpoint. Counted with its bytes
+//                      (the payload bytes of its fragments, parity included). Most of it is
+//                      garbage: overwrites, unlinks and superseded checkpoints leave it, and the
+//                      shelf's index still names it (a later write may deduplicate against it,
+//                      so it is not dead either), which is no problem; the rest is (e).
 //     and these are problems, each counted once per container:
 //       (a) unreadable    referenced, but fewer than k of its fragments are on the disks where its
 //                         placement puts them with the generation readers ask for and the
@@ -39,14 +42,26 @@
 //                         geometry;
 //       (d) duplicated    one (container, index) stored on two disks: two stripes claim the id.
 //                         Doubly referenced locations (above) are counted as the other half of (d).
-// "Leaked" would be an unreferenced container that is not garbage of a finished overwrite,
-// unlink or superseded checkpoint. fsck cannot tell the two apart: nothing records which
-// containers a datastore ever referenced, containers carry no datastore id (ids are per host; a
-// shelf shared by several datastores lists theirs as unreferenced here), and an unreferenced
-// container is not dead (the shelf's index still maps its chunks, and a later write that
-// deduplicates against one references it again). So until space reclamation (mark and sweep over
-// every datastore's roots, DESIGN.md §5) exists, unreferenced containers are reported as a count
-// and bytes only, and (b) is the check that catches a write no allocation accounts for.
+//       (e) leaked        unreferenced, allocated by this host (the datastore's owner, which fsck
+//                         runs as), and none of its chunks' index entries names it (fsck reads
+//                         its footer from the data fragments' tails and looks every fp up).
+//                         Nothing can ever read it again; only a sweep could free it. A finished
+//                         destage cannot leave one: index inserts follow durable fragments, and a
+//                         host that crashed before them replays the same container id from its
+//                         NVRAM log and writes it again. So a leak is a write the destager does
+//                         not account for.
+//                         Not judged (counted in containers_not_judged): another host's container
+//                         (it may be a stripe that host is writing right now, or another
+//                         datastore's), and one whose footer cannot be read (a fragment missing,
+//                         on a failed disk or failing its CRC). A footer that reads but does not
+//                         parse is (c).
+//                         Known false report: a container every one of whose chunks lost the race
+//                         for its index entry to another container (two writers of one new block,
+//                         first insert wins) and that was then overwritten. Nothing can read that
+//                         one either; it is reported as leaked because it is space only a sweep
+//                         frees.
+// So until space reclamation (mark and sweep over every datastore's roots, DESIGN.md §5) exists,
+// garbage is a count and bytes, and (b) and (e) catch writes no allocation or index accounts for.
 // Not checked: chunks against container footers beyond the trailer.
 // It reports problems rather than stopping at the first. The caller keeps the file system
 // quiet while it runs (no operations in flight); other hosts may keep writing to the shelf.
@@ -65,7 +80,7 @@ struct FsckOptions {
   bool check_data = true;       // read every block of every regular file
   bool check_fragments = true;  // read and re-encode every referenced container's stripe
   bool check_listing = true;    // with check_fragments: list every disk's fragments: checks
-                                // (a) to (d), garbage counts
+                                // (a) to (e), garbage counts
   size_t problems_max = 100;    // stop collecting after this many (the counts go on)
 };
 
@@ -83,13 +98,16 @@ struct FsckReport {
   uint64_t disks_skipped = 0;  // failed (before or during the listing): their fragments unlisted
   uint64_t containers_on_shelf = 0;  // distinct container ids with a fragment on a listed disk
   uint64_t fragments_on_shelf = 0;
-  uint64_t containers_unreferenced = 0;  // garbage until space reclamation exists: no problem
+  uint64_t containers_unreferenced = 0;  // garbage and (e) leaked: until space reclamation
   uint64_t unreferenced_bytes = 0;       // their fragments' payload bytes, parity included
+  uint64_t containers_not_judged = 0;    // unreferenced, but (e) cannot be decided (fsck.h)
+  uint64_t leaked_bytes = 0;             // the leaked containers' fragments' payload bytes
   // Problems by kind (each also a line in `problems`, while there is room).
   uint64_t containers_unreadable = 0;        // (a)
   uint64_t containers_unallocated = 0;       // (b)
   uint64_t containers_inconsistent = 0;      // (c)
   uint64_t containers_duplicated = 0;        // (d) one id, two stripes
+  uint64_t containers_leaked = 0;            // (e)
   uint64_t locations_doubly_referenced = 0;  // (d) references naming a location another names
                                              //     with another fp or length
   uint64_t problems_total = 0;               // every problem found, also those past problems_max

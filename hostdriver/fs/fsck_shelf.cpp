@@ -2,7 +2,8 @@
 // The consistency check (fsck.h), its second half: the shelf. Given every chunk reference the
 // walk collected (fsck.cpp), it reads each referenced container's stripe and re-encodes its
 // parity, looks every referenced fp up in the index, then lists every disk's fragments and
-// classifies each container found: referenced or not, and problems (a) to (d).
+// classifies each container found: referenced or not, and problems (a) to (e) (with
+// fsck_leaks.cpp for (e)).
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -297,14 +298,16 @@ Result<void> check_referenced(FileSystemImpl& impl, FsckWalk& walk, uint64_t con
 
 // Every check of one container id found on the disks.
 Task<Result<void>> check_listed(FileSystemImpl& impl, FsckWalk& walk, Allocation& allocation,
-                                uint64_t container, const std::vector<Listed>& fragments,
-                                bool referenced) {
+                                protocol::ShelfClient& client, uint64_t container,
+                                const std::vector<Listed>& fragments, bool referenced) {
   ASSERT(!fragments.empty());
   ++walk.report.containers_on_shelf;
   walk.report.fragments_on_shelf += fragments.size();
+  uint64_t bytes_on_disks = 0;
+  for (const Listed& f : fragments) bytes_on_disks += f.payload_length;
   if (!referenced) {
     ++walk.report.containers_unreferenced;
-    for (const Listed& f : fragments) walk.report.unreferenced_bytes += f.payload_length;
+    walk.report.unreferenced_bytes += bytes_on_disks;
   }
   auto unallocated = co_await allocation.check(container);
   if (!unallocated.ok()) co_return unallocated.error();
@@ -314,7 +317,12 @@ Task<Result<void>> check_listed(FileSystemImpl& impl, FsckWalk& walk, Allocation
                  " is on disks but was never allocated: " + *unallocated);
   }
   check_agreement(walk, container, fragments);
-  if (referenced) CO_RETURN_IF_ERROR(check_referenced(impl, walk, container, fragments));
+  if (referenced) {
+    CO_RETURN_IF_ERROR(check_referenced(impl, walk, container, fragments));
+  } else if (unallocated->empty() && !walk.inconsistent.contains(container)) {
+    // (e): a container already reported is not judged again.
+    CO_RETURN_IF_ERROR(co_await check_unreferenced(impl, walk, client, container, bytes_on_disks));
+  }
   co_return ok_result();
 }
 
@@ -376,8 +384,8 @@ Task<Result<void>> check_listing(FileSystemImpl& impl, FsckWalk& walk,
     const bool is_referenced =
         next_referenced != referenced.end() && *next_referenced == *container;
     if (is_referenced) ++next_referenced;
-    CO_RETURN_IF_ERROR(
-        co_await check_listed(impl, walk, allocation, *container, fragments, is_referenced));
+    CO_RETURN_IF_ERROR(co_await check_listed(impl, walk, allocation, client, *container, fragments,
+                                             is_referenced));
   }
   for (; next_referenced != referenced.end(); ++next_referenced) {
     CO_RETURN_IF_ERROR(check_referenced(impl, walk, *next_referenced, none));

@@ -13,6 +13,7 @@
 #include "hostdriver/blockstore/block_store.h"
 #include "hostdriver/fs/fsck.h"
 #include "hostdriver/fs/records.h"
+#include "protocol/shelf_client.h"
 
 namespace splitarray::hostdriver::fs {
 
@@ -64,5 +65,13 @@ struct FsckWalk {
 // The shelf half of fsck, after the walk collected every reference: the referenced containers'
 // stripes (options.check_fragments), the index, and the listing (options.check_listing).
 Task<Result<void>> check_shelf(FileSystemImpl& impl, FsckWalk& walk, const FsckOptions& options);
+
+// Check (e) for one container the listing found unreferenced and allocated, whose fragments
+// agree (fsck_leaks.cpp): garbage if an index entry names it, leaked if nothing does, not judged
+// if another host allocated it or its footer cannot be read. `bytes_on_disks`: its fragments'
+// payload bytes.
+Task<Result<void>> check_unreferenced(FileSystemImpl& impl, FsckWalk& walk,
+                                      protocol::ShelfClient& client, uint64_t container,
+                                      uint64_t bytes_on_disks);
 
 }  // namespace splitarray::hostdriver::fs

@@ -1,7 +1,8 @@
 // fsck's shelf listing (hostdriver/fs/fsck.h): every container on the disks is accounted for as
-// referenced or unreferenced (garbage, not a problem), and the listing finds what reading the
-// checkpoint's references alone cannot: a referenced container with too few fragments left to
-// read it, fragments whose container id was never allocated, and one id on two stripes.
+// referenced or unreferenced (garbage if the index names it: not a problem), and the listing finds
+// what reading the checkpoint's references alone cannot: a referenced container with too few
+// fragments left to read it, fragments whose container id was never allocated, one id on two
+// stripes, and a leaked container (unreferenced and named by no index entry).
 //
 // The tests seal containers only on purpose (seal_idle is an hour; fsck destages), so a file of
 // exactly two containers' worth of incompressible blocks, written right after an fsck, fills
@@ -14,6 +15,7 @@
 #include "common/endian.h"
 #include "hostdriver/blockstore/destager.h"
 #include "hostdriver/container/container_builder.h"
+#include "hostdriver/ec/erasure_code.h"
 #include "hostdriver/fs/fsck.h"
 #include "protocol/fragment_header.h"
 #include "tests/unit/hostdriver/fs/fs_fixture.h"
@@ -23,6 +25,7 @@ namespace {
 
 using blockstore::bs_test::kDataFragments;
 using blockstore::bs_test::kFragmentPayloadBytes;
+using blockstore::bs_test::kParityFragments;
 using blockstore::bs_test::kStripeFragments;
 using blockstore::bs_test::random_bytes;
 
@@ -326,6 +329,116 @@ TEST_CASE("hostdriver/fs: fsck reports one container id stored on two stripes") 
 
     auto removed = co_await admin->fragment_delete(HostId(3), Epoch(1), outside, id);
     REQUIRE_MESSAGE(removed.ok(), why(removed));
+    co_await admin->close();
+  });
+}
+
+// Writes a whole stripe for `container` where its placement puts it, as the destager would: one
+// chunk of `fp` in a container of the tests' geometry, parity computed, every header valid. No
+// index entry is inserted: nothing names it.
+Task<void> plant_stripe(protocol::ShelfClient& admin, FileSystem& fs, uint64_t container,
+                        const protocol::Fingerprint& fp) {
+  container::ContainerBuilder builder(
+      container::ContainerGeometry{kDataFragments, kFragmentPayloadBytes}, ContainerId(container));
+  const std::vector<uint8_t> block(kBlockBytes, 0x5c);
+  REQUIRE(builder.add(fp, container::ChunkEncoding::kRaw, block, kBlockBytes).ok());
+  const container::SealedContainer sealed = builder.seal();
+  auto code = value_or_fail(ec::ErasureCode::create(kDataFragments, kParityFragments), "code");
+  std::vector<std::span<const uint8_t>> data;
+  for (uint32_t i = 0; i < kDataFragments; ++i) data.push_back(sealed.fragment(i));
+  std::vector<std::vector<uint8_t>> parity(kParityFragments,
+                                           std::vector<uint8_t>(kFragmentPayloadBytes));
+  std::vector<std::span<uint8_t>> parity_out(parity.begin(), parity.end());
+  code.encode(data, parity_out);
+  auto disks = value_or_fail(fs.store().placement(ContainerId(container)), "placement");
+  for (uint32_t i = 0; i < kStripeFragments; ++i) {
+    const uint8_t index = static_cast<uint8_t>(i);
+    const protocol::FragmentId id{ContainerId(container), index, blockstore::kFragmentGeneration};
+    const std::span<const uint8_t> payload =
+        i < kDataFragments ? data[i] : std::span<const uint8_t>(parity[i - kDataFragments]);
+    const protocol::FragmentIdValue wire{container, index, blockstore::kFragmentGeneration};
+    auto written = co_await admin.fragment_write(HostId(3), Epoch(1), disks[i], wire,
+                                                 protocol::build_fragment(id, payload));
+    REQUIRE_MESSAGE(written.ok(), why(written));
+  }
+}
+
+Task<void> delete_stripe(protocol::ShelfClient& admin, FileSystem& fs, uint64_t container) {
+  auto disks = value_or_fail(fs.store().placement(ContainerId(container)), "placement");
+  for (uint32_t i = 0; i < kStripeFragments; ++i) {
+    const protocol::FragmentIdValue wire{container, static_cast<uint8_t>(i),
+                                         blockstore::kFragmentGeneration};
+    auto deleted = co_await admin.fragment_delete(HostId(3), Epoch(1), disks[i], wire);
+    if (!deleted.ok()) REQUIRE(deleted.code() == Code::kNotFound);  // deleted before
+  }
+}
+
+TEST_CASE("hostdriver/fs: fsck reports a leaked container and tells it from garbage") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open(sealing_on_purpose(s));
+    auto admin = value_or_fail(
+        co_await protocol::ShelfClient::connect(s.env(), s.shelf().address()), "connect");
+    Prng rng(kFileSeed + 5);
+    const uint64_t file = co_await create_file(*fs, "kept");
+    co_await write_blocks(*fs, file, 3, rng);
+    co_await write_blocks(*fs, file, 3, rng);  // an overwrite: garbage, and no leak
+    const FsckReport clean = co_await clean_fsck(*fs, "fsck before planting");
+    CHECK(clean.containers_unreferenced > 0);
+    CHECK(clean.containers_not_judged == 0);
+    CHECK(clean.containers_leaked == 0);
+    // An id host 1 (the owner fsck runs as) reserved but has not used yet: the last of its
+    // current reservation, which these few writes do not reach.
+    auto mark_value = value_or_fail(
+        co_await admin->register_get(blockstore::container_ids_register(HostId(1))), "register");
+    REQUIRE(mark_value.exists);
+    const uint64_t leaked = make_container_id(1, get_u64(mark_value.value, 0) - 1);
+    protocol::Fingerprint fp{};
+    put_u64(fp, 0, 0x1eaced);
+    co_await plant_stripe(*admin, *fs, leaked, fp);
+
+    FsckOptions no_data;
+    no_data.check_data = false;
+    auto report = value_or_fail(co_await fsck(*fs, no_data), "fsck");
+    for (const std::string& problem : report.problems) MESSAGE(problem);
+    CHECK(report.problems_total == 1);
+    check_kinds(report, Kinds{});
+    CHECK(report.containers_leaked == 1);
+    CHECK(report.leaked_bytes == kContainerBytesOnDisks);
+    CHECK(count_naming(report, leaked, "is leaked: none of its 1 chunks") == 1);
+    CHECK(report.containers_unreferenced == clean.containers_unreferenced + 1);
+    CHECK(report.containers_not_judged == 0);
+
+    // Once the index names it, it is garbage like any other.
+    std::vector<protocol::Fingerprint> fps(1, fp);
+    protocol::ChunkLocation location;
+    location.container_id = leaked;
+    location.length = kBlockBytes;
+    std::vector<protocol::ChunkLocation> locations(1, location);
+    auto inserted =
+        value_or_fail(co_await admin->index_insert(HostId(1), fs->store().config().epoch,
+                                                   std::move(fps), std::move(locations)),
+                      "index_insert");
+    REQUIRE(inserted.inserted.size() == 1);
+    CHECK(inserted.inserted[0]);
+    auto indexed = value_or_fail(co_await fsck(*fs, no_data), "fsck");
+    for (const std::string& problem : indexed.problems) MESSAGE(problem);
+    CHECK(indexed.ok());
+    CHECK(indexed.containers_leaked == 0);
+    CHECK(indexed.containers_unreferenced == clean.containers_unreferenced + 1);
+
+    // Without the data fragment holding its footer fsck cannot tell: counted, no problem.
+    auto disks = value_or_fail(fs->store().placement(ContainerId(leaked)), "placement");
+    const protocol::FragmentIdValue last{leaked, kDataFragments - 1,
+                                         blockstore::kFragmentGeneration};
+    auto deleted = co_await admin->fragment_delete(HostId(3), Epoch(1), disks[last.index], last);
+    REQUIRE_MESSAGE(deleted.ok(), why(deleted));
+    auto unjudged = value_or_fail(co_await fsck(*fs, no_data), "fsck");
+    CHECK(unjudged.ok());
+    CHECK(unjudged.containers_not_judged == 1);
+    CHECK(unjudged.containers_leaked == 0);
+
+    co_await delete_stripe(*admin, *fs, leaked);
+    co_await clean_fsck(*fs, "fsck after removing it");
     co_await admin->close();
   });
 }
