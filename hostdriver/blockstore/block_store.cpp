@@ -152,6 +152,12 @@ Result<std::vector<DiskIndex>> BlockStoreImpl::placement(ContainerId container) 
   return destager_->placement(container);
 }
 
+std::optional<Error> BlockStoreImpl::failed() const {
+  if (log_ && log_->fenced()) return *log_->fenced();
+  if (destager_ && destager_->failed()) return *destager_->failed();
+  return std::nullopt;
+}
+
 std::optional<Error> BlockStoreImpl::fenced() const {
   const Result<void> now = usable();
   if (now.ok() || now.code() != Code::kStale) return std::nullopt;
@@ -222,6 +228,7 @@ Task<Result<void>> BlockStore::destage_all() { co_return co_await impl_->destage
 Task<void> BlockStore::close() { co_await impl_->close(); }
 uint64_t BlockStore::write_verifier() const { return impl_->write_verifier(); }
 std::optional<Error> BlockStore::fenced() const { return impl_->fenced(); }
+std::optional<Error> BlockStore::failed() const { return impl_->failed(); }
 BlockStoreStats BlockStore::stats() const { return impl_->stats(); }
 Result<BlockRef> BlockStore::block_ref(InodeId inode, uint64_t block_index) const {
   return impl_->block_ref(inode, block_index);

@@ -278,6 +278,10 @@ class BlockStore final {
   // learn it on its own, after the call that queued the refused record returned (group commit,
   // destage, trim): the file system checks it before serving anything from memory.
   std::optional<Error> fenced() const;
+  // The error that ended this store for good, else nullopt: fenced (above), an NVRAM append the
+  // shelf refused, a destage that cannot succeed, or a link closed under it. Every later call
+  // fails; only close() and a new open() (which replays the log) go on. Not set by close().
+  std::optional<Error> failed() const;
   BlockStoreStats stats() const;
 
   // Introspection for tests.

@@ -93,6 +93,7 @@ class BlockStoreImpl final {
   const BlockStoreConfig& config() const { return config_; }
   uint64_t write_verifier() const { return write_verifier_; }
   std::optional<Error> fenced() const;  // block_store.h
+  std::optional<Error> failed() const;  // block_store.h
 
  private:
   // write_path.cpp
@@ -131,6 +132,8 @@ class BlockStoreImpl final {
   Task<void> run_trimmer();
   // everything: trim all that may be trimmed (destage_all); else lazily (see trimmer.cpp).
   Task<Result<void>> trim_once(bool everything);
+  // How many entries one relog batch may carry so that it fits the ring's free space.
+  size_t relog_entries_fitting(size_t per_record) const;
   Task<void> run_idle_sealer();
 
   Env& env_;

@@ -184,7 +184,7 @@ Task<Result<void>> Destager::wait_for_room(size_t bytes) {
       auto reserved = co_await reserve_ids();
       reserving_ = false;
       if (!reserved.ok()) {
-        if (reserved.code() == Code::kStale) co_return reserved.error();
+        if (reserved.code() == Code::kStale || link_.closed()) co_return reserved.error();
         co_await sleep_for(env_.clock, kDestageRetryDelay);
       }
       continue;
@@ -444,6 +444,9 @@ Task<Result<void>> Destager::write_fragments(Container& c, const std::vector<Dis
     // Too few disks to hold the stripe: wait for disks to come back (unless closing).
     if (stopping_) co_return make_error(Code::kUnavailable, "block store closing");
     if (log_->fenced()) co_return *log_->fenced();
+    // The fragment writes above skip failed disks without asking the shelf, so only this notices
+    // a link that closed for good (the process is going away).
+    if (link_.closed()) co_return make_error(Code::kUnavailable, "shelf link closed");
     co_await sleep_for(env_.clock, kDestageRetryDelay);
     auto refreshed = co_await refresh_disks();
     if (!refreshed.ok() && refreshed.code() == Code::kStale) co_return refreshed.error();

@@ -57,6 +57,7 @@ std::map<uint64_t, FileMaps::Entry>::iterator FileMaps::set_in(
         --mapped_blocks_;
       }
     }
+    note_replaced(ticket, it->second.ticket);
     it->second = Entry{ref, ticket};
   }
   return it;
@@ -73,17 +74,33 @@ void FileMaps::erase_entry(std::map<uint64_t, Entry>::iterator it,
   blocks.erase(it);
 }
 
-void FileMaps::erase(InodeId inode, uint64_t block_index) {
+void FileMaps::note_replaced(uint64_t by_ticket, uint64_t old_ticket) {
+  if (old_ticket >= by_ticket) return;  // replay applies a record twice: nothing older is needed
+  auto [it, inserted] = replaced_.try_emplace(by_ticket, old_ticket);
+  if (!inserted) it->second = std::min(it->second, old_ticket);
+}
+
+uint64_t FileMaps::oldest_replaced_by_undurable(uint64_t durable_ticket) {
+  replaced_.erase(replaced_.begin(), replaced_.upper_bound(durable_ticket));
+  uint64_t oldest = UINT64_MAX;
+  for (const auto& [by_ticket, old_ticket] : replaced_) oldest = std::min(oldest, old_ticket);
+  return oldest;
+}
+
+void FileMaps::erase(InodeId inode, uint64_t block_index, uint64_t ticket) {
   auto file = files_.find(inode);
   if (file == files_.end()) return;
   auto it = file->second.blocks.find(block_index);
-  if (it != file->second.blocks.end()) erase_entry(it, file->second.blocks);
+  if (it != file->second.blocks.end()) {
+    note_replaced(ticket, it->second.ticket);
+    erase_entry(it, file->second.blocks);
+  }
   if (file->second.empty()) files_.erase(file);
 }
 
 void FileMaps::apply(InodeId inode, const MapUpdate& update, uint64_t ticket) {
   if (update.is_hole() && !overlay_) {
-    erase(inode, update.block_index);
+    erase(inode, update.block_index, ticket);
   } else {
     set(inode, update.block_index, BlockRef{update.fp, update.location}, ticket);
   }
@@ -98,6 +115,7 @@ void FileMaps::truncate_from(InodeId inode, uint64_t first_block, uint64_t ticke
   std::map<uint64_t, Entry>& blocks = file->second.blocks;
   for (auto it = blocks.lower_bound(first_block); it != blocks.end();) {
     auto next = std::next(it);
+    note_replaced(ticket, it->second.ticket);
     erase_entry(it, blocks);
     it = next;
   }
@@ -193,6 +211,7 @@ std::vector<LogRecord> FileMaps::take_relog(uint64_t through_ticket, uint64_t ne
       record.inode = inode;
       record.updates.push_back(
           MapUpdate{block_index, entry->second.ref.fp, entry->second.ref.location});
+      note_replaced(new_ticket, ticket);
       entry->second.ticket = new_ticket;
       by_ticket_[new_ticket].emplace_back(inode, block_index);
       ++taken;

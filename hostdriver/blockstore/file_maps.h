@@ -69,6 +69,12 @@ class FileMaps final {
                                     size_t max_entries, size_t updates_per_record);
   // The smallest ticket still carrying a current entry or mark (UINT64_MAX if none).
   uint64_t oldest_ticket();
+  // The smallest ticket of a record whose entry (or mark) a newer record with a ticket above
+  // `durable_ticket` replaced or erased (UINT64_MAX if none); forgets replacements now durable.
+  // The log must not be trimmed through it: were the newer record lost in a crash (it is not
+  // durable), replay would need the older one, e.g. an acknowledged write overwritten by an
+  // unstable one.
+  uint64_t oldest_replaced_by_undurable(uint64_t durable_ticket);
 
   // Overlay mode: the changes with tickets <= through, per file (a copy; FileMapChanges is in
   // block_store.h; truncate_from is the smallest mark's first block).
@@ -102,7 +108,9 @@ class FileMaps final {
                                              std::map<uint64_t, Entry>::iterator hint,
                                              uint64_t block_index, const BlockRef& ref,
                                              uint64_t ticket);
-  void erase(InodeId inode, uint64_t block_index);
+  void erase(InodeId inode, uint64_t block_index, uint64_t ticket);
+  // Record `by_ticket` replaced or erased an entry record `old_ticket` set.
+  void note_replaced(uint64_t by_ticket, uint64_t old_ticket);
   void erase_entry(std::map<uint64_t, Entry>::iterator it, std::map<uint64_t, Entry>& blocks);
   // Drops stale pairs at the front of by_ticket_ so oldest_ticket() is exact.
   void prune_front();
@@ -113,6 +121,9 @@ class FileMaps final {
   bool overlay_ = false;
   std::map<InodeId, FileMap> files_;
   std::map<uint64_t, std::vector<std::pair<InodeId, uint64_t>>> by_ticket_;
+  // Replacing ticket -> the smallest ticket it replaced (oldest_replaced_by_undurable). Holds at
+  // most the records not yet durable at the last query, so it stays as small as the log queue.
+  std::map<uint64_t, uint64_t> replaced_;
   uint64_t mapped_blocks_ = 0;
   size_t entries_ = 0;  // entries of every kind (memory)
 };

@@ -132,7 +132,12 @@ Task<Result<void>> LogWriter::append_batch(size_t count) {
   while (true) {
     auto client = co_await link_.client();
     if (!client.ok()) {
-      if (link_.closed()) co_return client.error();
+      if (link_.closed()) {
+        // Nothing can make these records durable any more: waiters must not wait for them.
+        fenced_ = client.error();
+        changed_.notify_all();
+        co_return client.error();
+      }
       ++stats_.retries;
       co_await sleep_for(env_.clock, kReconnectDelay);
       continue;

@@ -10,10 +10,12 @@
 //       a broken connection: after reconnecting), so tickets stay in order. A retried batch may
 //       be stored twice; replaying a record twice is harmless (log_record.h).
 //   (4) kStale (a newer owner fenced this host) is final: every waiter and every later call gets
-//       it.
+//       it. So is a batch the shelf refuses, and a link that closed under the writer (the process
+//       is going away: shelf_link.h): fenced() holds whichever ended the log.
 // Threading: the Env's event loop.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -84,6 +86,12 @@ class LogWriter final {
   // that keeps the most recent records); trimmed_ticket() if nothing needs to go.
   uint64_t trim_point_keeping(size_t keep_bytes) const;
   size_t untrimmed_bytes() const { return untrimmed_bytes_; }
+  // Ring bytes free at the shelf as far as this host knows: its own untrimmed records, or what
+  // the shelf last reported if that is more (appends stored twice after lost replies).
+  size_t ring_free_bytes() const {
+    const uint64_t used = std::max<uint64_t>(untrimmed_bytes_, stats_.used_bytes);
+    return used >= stats_.capacity_bytes ? 0 : static_cast<size_t>(stats_.capacity_bytes - used);
+  }
   uint64_t capacity_bytes() const { return stats_.capacity_bytes; }
   // Resumes when durable, trimmed, fenced or stopped state changes.
   Task<void> wait_changed() { co_await changed_.wait(); }

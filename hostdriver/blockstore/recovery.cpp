@@ -70,6 +70,13 @@ Task<Result<void>> BlockStoreImpl::fence_and_replay() {
       ++sequence;
     }
   }
+  // A container's bytes never change once a fragment of it may be on a disk. The last container
+  // the log describes may have been sealed and (partly) written by the previous incarnation: it
+  // is sealed here exactly as the log describes it (records reach the log before their container
+  // is written), and new chunks go to a new id. Left open, it would take new chunks and be
+  // written again with other bytes under the same id and generation, and an old fragment left on
+  // a disk the rewrite skipped (failed then) would later mix with the new ones.
+  destager_->seal_open();
   log_ = std::make_unique<LogWriter>(env_, link_, config_.host, config_.epoch, ticket + 1,
                                      config_.log_queue_bytes_max);
   log_->adopt_replayed(1, first_sequence, record_bytes);

@@ -30,6 +30,10 @@ Task<Result<protocol::ShelfClient*>> ShelfLink::client() {
     auto connected = co_await protocol::ShelfClient::connect(env_, address_, options);
     connecting_ = false;
     if (!connected.ok()) {
+      // kCancelled: the process is going away (its network is shut down, or killed under sim/);
+      // no later attempt can succeed, so the link closes as if close() had been called and every
+      // retry loop above it stops.
+      if (connected.code() == Code::kCancelled) closed_ = true;
       next_attempt_ = env_.clock.now() + kReconnectDelay;
       co_return make_error(Code::kUnavailable,
                            "shelf " + address_.to_string() + ": " + connected.error().message);

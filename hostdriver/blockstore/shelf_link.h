@@ -29,7 +29,8 @@ class ShelfLink final {
   ShelfLink& operator=(const ShelfLink&) = delete;
 
   // The connected client (connecting if needed). kUnavailable if the connect failed or the link
-  // is closed. The pointer stays valid until the next co_await on this link's close().
+  // is closed. A connect that fails kCancelled (the process is going away) closes the link. The
+  // pointer stays valid until the next co_await on this link's close().
   Task<Result<protocol::ShelfClient*>> client();
   // Drops the connection if `error` says it broke (the client is closed in the background).
   void reset_if_broken(const Error& error);

@@ -6,7 +6,10 @@
 //       block maps, the log is where block maps survive a restart; and
 //   (c) every file-system operation in records <= T covered by a durable checkpoint
 //       (fs_ops_covered). When (c) holds back a trim the ring needs, log_pressure() asks the file
-//       system for a checkpoint.
+//       system for a checkpoint; and
+//   (d) no record <= T holds an entry that only a record not yet durable replaced or erased
+//       (an acknowledged write overwritten by an unstable one): a crash may lose the newer record
+//       and replay then needs the older one.
 // The trimmer runs after each container becomes durable. A second loop seals a container that
 // has held chunks for seal_idle without new ones, so a quiet host's log still drains.
 #include <algorithm>
@@ -14,6 +17,19 @@
 #include "hostdriver/blockstore/block_store_impl.h"
 
 namespace splitarray::hostdriver::blockstore {
+
+size_t BlockStoreImpl::relog_entries_fitting(size_t per_record) const {
+  // The relog records must fit the ring as it is now: only the trim after them frees space, so
+  // records larger than the free space would be refused as busy until a trim that cannot come
+  // (writers fill at most kClientShareOfRing, but appends stored twice and earlier relogs can
+  // eat the rest). With room for two full records, a full record; otherwise as many entries as
+  // fit even if every one lands in a record of its own (one per file).
+  const size_t free_bytes = log_->ring_free_bytes();
+  const size_t full_record = ring_footprint(kRecordHeaderBytes + per_record * kRecordUpdateBytes);
+  if (free_bytes >= 2 * full_record) return per_record;
+  const size_t own_record = ring_footprint(kRecordHeaderBytes + kRecordUpdateBytes);
+  return std::clamp<size_t>(free_bytes / own_record, 1, per_record);
+}
 
 Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
   const uint64_t limit = destager_->trim_limit();
@@ -36,11 +52,17 @@ Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
   // In steps: relog a bounded batch of the oldest live entries, then trim up to the oldest entry
   // still waiting. Each step frees at least what it relogged (a record carries every entry it
   // set), so trimming progresses even in a nearly full ring.
-  while (target > log_->trimmed_ticket()) {
+  while (true) {
+    // Never through a record whose entries only records not durable yet replaced: a crash could
+    // lose those, and replay would need it (FileMaps::oldest_replaced_by_undurable). Recomputed
+    // every step: writes go on meanwhile.
+    const uint64_t step_target =
+        std::min(target, maps_.oldest_replaced_by_undurable(log_->durable_ticket()) - 1);
+    if (step_target <= log_->trimmed_ticket()) break;
     // First trim what carries no live entry any more: that needs no relog, so it frees ring
     // space even when the ring is too full for relog records (e.g. appends that were stored
     // twice after lost replies take space the host's own accounting does not see).
-    const uint64_t free_step = std::min(target, maps_.oldest_ticket() - 1);
+    const uint64_t free_step = std::min(step_target, maps_.oldest_ticket() - 1);
     if (free_step > log_->trimmed_ticket()) {
       CO_RETURN_IF_ERROR(co_await log_->trim_through(free_step));
       log_space_.notify_all();
@@ -54,7 +76,8 @@ Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
     // The oldest record still carries live entries: log one record's worth of them again.
     const uint64_t first_new = log_->last_ticket() + 1;
     const size_t per_record = (log_->record_bytes_max() - kRecordHeaderBytes) / kRecordUpdateBytes;
-    std::vector<LogRecord> relog = maps_.take_relog(target, first_new, per_record, per_record);
+    std::vector<LogRecord> relog =
+        maps_.take_relog(step_target, first_new, relog_entries_fitting(per_record), per_record);
     ASSERT_MSG(!relog.empty(), "a live entry at or below the target must be relogged");
     uint64_t last = 0;
     for (const LogRecord& record : relog) {
@@ -69,6 +92,7 @@ Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
 
 Task<void> BlockStoreImpl::run_trimmer() {
   while (!closing_) {
+    const uint64_t destaged_before = destager_->stats().containers_destaged;
     auto trimmed = co_await trim_once(false);
     if (!trimmed.ok()) {
       if (usable().ok() && !closing_) {
@@ -79,6 +103,10 @@ Task<void> BlockStoreImpl::run_trimmer() {
       break;
     }
     if (closing_ || destager_->failed() || log_->fenced()) break;
+    // A container that became durable while trim_once ran moved the trim limit, and its progress
+    // notification found nobody waiting (Condition keeps no permit): go round again. Waiting
+    // instead could wait forever: a writer blocked on ring space makes no new containers.
+    if (destager_->stats().containers_destaged != destaged_before) continue;
     co_await destager_->progress().wait();
   }
   log_space_.notify_all();

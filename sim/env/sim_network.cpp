@@ -39,6 +39,12 @@ struct Pipe {
 
 Error reset_error() { return make_error(Code::kUnavailable, "connection reset"); }
 Error closed_error() { return make_error(Code::kCancelled, "stream closed locally"); }
+// What a killed process's network answers (listen, connect): kCancelled, as a connect aborted by
+// the process shutting down answers in production (env_asio), so code that reconnects in a loop
+// stops instead of retrying forever in a process that no longer exists.
+Error killed_error() {
+  return make_error(Code::kCancelled, "network gone: this process was killed (simulated)");
+}
 
 }  // namespace
 
@@ -398,7 +404,7 @@ std::string SimNetwork::resolve(const std::string& host) const {
 }
 
 Result<std::unique_ptr<Listener>> SimNetwork::listen(const Address& address) {
-  if (severed_) return make_error(Code::kUnavailable, "network gone (simulated crash)");
+  if (severed_) return killed_error();
   Address local{resolve(address.host), address.port};
   if (local.host != host_) {
     return make_error(Code::kUnavailable, "listen on " + address.to_string() + ": not this host");
@@ -416,7 +422,7 @@ Task<Result<std::unique_ptr<Stream>>> SimNetwork::connect(const Address& address
   const TimePoint deadline = world.now() + timeout;
   TimePoint attempt_at = world.now() + fabric_.model().latency;
   for (;;) {
-    if (severed_) co_return make_error(Code::kUnavailable, "network gone (simulated crash)");
+    if (severed_) co_return killed_error();
     if (attempt_at > deadline) {
       co_await wait_until(world, process_, EventKind::kNetConnect, deadline);
       co_return make_error(Code::kTimeout, "connect to " + target.to_string() + " timed out");
@@ -425,7 +431,7 @@ Task<Result<std::unique_ptr<Stream>>> SimNetwork::connect(const Address& address
     if (!fabric_.partitioned(host_, target.host) && !faults_.fire(FaultSite::kNetDrop)) break;
     attempt_at = world.now() + fabric_.model().retransmit_timeout;  // SYN lost: retransmit
   }
-  if (severed_) co_return make_error(Code::kUnavailable, "network gone (simulated crash)");
+  if (severed_) co_return killed_error();
   SimListener* listener = fabric_.find_listener(target);
   const std::array<std::string, 2> hosts{host_, target.host};
   const std::array<ProcessId, 2> processes{process_,
@@ -441,7 +447,7 @@ Task<Result<std::unique_ptr<Stream>>> SimNetwork::connect(const Address& address
   }
   if (severed_) {
     connection->reset();
-    co_return make_error(Code::kUnavailable, "network gone (simulated crash)");
+    co_return killed_error();
   }
   co_return std::unique_ptr<Stream>(
       std::make_unique<SimStream>(*this, std::move(connection), 0, target));

@@ -37,9 +37,9 @@ struct BlockStoreSimConfig {
   std::optional<double> host_crash_rate;             // per host and tick; default: seed
   // How a host crashes. false (default): the incarnation stops being observed at the crash
   // instant and a new one opens at once with a higher epoch, fencing it; the old one unwinds when
-  // the shelf rejects it (a paused host that wakes up). true: kill -9 of the host process, which
-  // the block store does not survive yet: its retry loops wait for the shelf forever, so the dead
-  // process never unwinds (reported as a violation).
+  // the shelf rejects it (a paused host that wakes up). true: kill -9 of the host process: its
+  // network refuses everything (kCancelled), its store's link closes for good and it unwinds (a
+  // violation if it does not); a new incarnation boots after 10-500 ms.
   bool host_kill = false;
   LogLevel log_level = LogLevel::kOff;
   LogSink* log_sink = nullptr;  // default: logs are discarded

@@ -116,7 +116,10 @@ class Worker {
         violations_(violations) {}
 
   Task<void> run() {
-    while (!*stop_ && !*killed_ && model_.consecutive_failures < kReopenAfterFailures) {
+    // A store that failed for good (BlockStore::failed) is reopened at once; one that keeps
+    // failing calls without knowing it after kReopenAfterFailures of them.
+    while (!*stop_ && !*killed_ && model_.consecutive_failures < kReopenAfterFailures &&
+           !store_.failed()) {
       const uint64_t pick = rng_.below(100);
       *doing_ = pick < 55   ? "write"
                 : pick < 80 ? "read"
@@ -292,7 +295,10 @@ class Worker {
     const uint64_t first = offset / bs_;
     const uint64_t last = (offset + length - 1) / bs_;
     const bool certain = co_await resolve_range(inode, first, last - first + 1);
-    if (!certain) co_return;
+    if (!certain) {
+      count(false);  // a store that cannot read is failing: it counts towards a reopen
+      co_return;
+    }
     std::vector<uint8_t> data = make_data(inode, offset, length, aligned);
     std::vector<Change> changes;
     for (uint64_t i = first; i <= last; ++i) {
@@ -320,7 +326,10 @@ class Worker {
     const uint64_t partial = size / bs_;
     if (size % bs_ != 0) {
       const bool certain = co_await resolve_range(inode, partial, 1);
-      if (!certain) co_return;
+      if (!certain) {
+        count(false);
+        co_return;
+      }
     }
     std::vector<Change> changes;
     const BlockBytes zeros = zero_block(bs_);
@@ -391,7 +400,8 @@ class Worker {
       const ModelBlock& b = it->second;
       if (b.uncertain) continue;  // resolved by the next write that needs it
       if (std::memcmp(b.current->data() + (start - i * bs_), got_bytes, end - start) != 0) {
-        violations_.add(block_name(model_, key) + ": live read differs from the last write");
+        violations_.add(block_name(model_, key) + ": live read differs from the last write (t=" +
+                        std::to_string(to_seconds(env_.clock.now().time_since_epoch())) + " s)");
       }
     }
     ++model_.checked_reads;

@@ -62,7 +62,7 @@ struct BlockHostModel {
   uint64_t read_errors = 0;    // reads that answered an error while faults were on
   uint64_t corrupt_reads = 0;  // ... of which kCorruption
   uint64_t opens = 0;
-  uint64_t reopens = 0;               // stores reopened after kReopenAfterFailures failed ops
+  uint64_t reopens = 0;  // stores reopened: failed for good, or kReopenAfterFailures failed ops
   uint64_t consecutive_failures = 0;  // of the live incarnation
   uint64_t open_failures = 0;
   uint64_t verified_blocks = 0;  // blocks the final check compared
@@ -81,9 +81,9 @@ struct BlockStoreWorkloadOptions {
   bool read_errors_allowed = false;  // final check: damage may be reported (detection runs)
 };
 
-// A store whose operations fail this many times in a row is closed and reopened with a new
-// epoch, as a host driver would restart it (some failures, e.g. the shelf's NVRAM refusing a
-// record with kIo, leave a BlockStore failed for good).
+// A store whose operations fail this many times in a row, or that says it failed for good
+// (BlockStore::failed: e.g. the shelf's NVRAM refused a record with kIo), is closed and reopened
+// with a new epoch, as a host driver would restart it.
 inline constexpr uint64_t kReopenAfterFailures = 50;
 
 // What an incarnation is doing, for reports of processes that never finish.

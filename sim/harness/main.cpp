@@ -1,17 +1,17 @@
 // sim_run: runs the simulated cluster from a seed and reports what happened.
 //   sim_run --seed N [--hosts H] [--disks D] [--duration SECONDS] [--detection|--safety]
 //           [--verbose]                     one run; exit 1 if a checker found a violation
-//   sim_run --blockstore --seed N [same options]
+//   sim_run --blockstore --seed N [--host-kill] [same options]
 //                                           the host driver's block store on the simulated shelf
 //                                           (sim/harness/blockstore_sim.h); defaults 3 hosts,
-//                                           8 disks, 20 s
+//                                           8 disks, 20 s; --host-kill: host crashes are kill -9
 //   sim_run --fs --seed N [same options]    the host driver's file system: hosts take turns owning
 //                                           one datastore (sim/harness/fs_sim.h); defaults 3
 //                                           hosts, 8 disks, 20 s, safety runs
 //   sim_run --fs-crash-points --seed N [--sequence K]
 //                                           crash the owner after every persistence point of a
 //                                           short operation sequence (K = 0, 1; default both)
-//   sim_run --soak [--blockstore|--fs] [--seconds S] [same options]
+//   sim_run --soak [--blockstore [--host-kill]|--fs] [--seconds S] [same options]
 //                                           random seeds until stopped (or S wall seconds);
 //                                           prints seeds/s, simulated hours, faults by type,
 //                                           and every failing seed
@@ -61,7 +61,7 @@ int usage(const char* message) {
       "               [--detection|--safety] [--verbose] [--blockstore [--host-kill]|--fs]\n"
       "       sim_run --fs-crash-points --seed N [--sequence K] [--verbose]\n"
       "       sim_run --soak [--seconds S] [--hosts H] [--disks D] [--duration S]\n"
-      "               [--blockstore|--fs]\n",
+      "               [--blockstore [--host-kill]|--fs]\n",
       message);
   return 2;
 }
@@ -260,6 +260,7 @@ int run_soak(Args args) {
   std::array<uint64_t, splitarray::kFaultSiteCount> fired{};
   uint64_t runs = 0;
   uint64_t failures = 0;
+  uint64_t host_crashes = 0;  // injected by the harness, not a fault site: counted apart
   double simulated = 0;
   for (;;) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -270,6 +271,7 @@ int run_soak(Args args) {
       const FsSimReport report = splitarray::sim::run_fs_sim(config);
       ++runs;
       simulated += splitarray::to_seconds(report.simulated);
+      host_crashes += report.owner_crashes;
       for (size_t i = 0; i < fired.size(); ++i) fired[i] += report.faults_fired[i];
       if (!report.ok()) {
         ++failures;
@@ -283,13 +285,14 @@ int run_soak(Args args) {
       const BlockStoreSimReport report = splitarray::sim::run_blockstore_sim(config);
       ++runs;
       simulated += splitarray::to_seconds(report.simulated);
+      host_crashes += report.host_crashes;
       for (size_t i = 0; i < fired.size(); ++i) fired[i] += report.faults_fired[i];
       if (!report.ok()) {
         ++failures;
         print_blockstore_report(report);
-        std::printf("FAILING SEED: sim_run --blockstore --seed %" PRIu64
+        std::printf("FAILING SEED: sim_run --blockstore%s --seed %" PRIu64
                     " --hosts %u --disks %u --duration %.0f\n",
-                    report.seed, config.hosts, config.disks,
+                    config.host_kill ? " --host-kill" : "", report.seed, config.hosts, config.disks,
                     splitarray::to_seconds(config.duration));
       }
     } else {
@@ -314,6 +317,9 @@ int run_soak(Args args) {
           " %s=%" PRIu64,
           std::string(splitarray::fault_site_name(static_cast<splitarray::FaultSite>(i))).c_str(),
           fired[i]);
+    }
+    if (host_crashes > 0) {
+      std::printf(" %s=%" PRIu64, args.host_kill ? "host_kill" : "host_crash", host_crashes);
     }
     std::printf("\n");
     std::fflush(stdout);

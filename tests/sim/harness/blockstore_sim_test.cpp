@@ -92,5 +92,23 @@ TEST_CASE("sim/blockstore: regression seeds with the default shape") {
   }
 }
 
+// Host crashes as kill -9 (BlockStoreSimConfig::host_kill): every killed incarnation must
+// unwind, and these seeds found: writers that never counted a failed read towards a reopen (1),
+// a replayed container taking new chunks and being written again with other bytes under its id
+// (7), and the log trimmed through an acknowledged write that only an unstable, never durable
+// overwrite replaced, plus a destage retry loop that outlived its process (7313444752934472693).
+TEST_CASE("sim/blockstore: regression seeds with hosts killed -9") {
+  for (const uint64_t seed : {uint64_t{1}, uint64_t{7}, uint64_t{7313444752934472693ULL}}) {
+    BlockStoreSimConfig config;
+    config.seed = seed;
+    config.host_kill = true;
+    const BlockStoreSimReport report = run_blockstore_sim(config);
+    const std::string what = describe(report, config) + " --host-kill";
+    CHECK_MESSAGE(report.ok(), what);
+    CHECK_MESSAGE(report.host_crashes > 0, what);
+    CHECK_MESSAGE(report.acked_writes > 0, what);
+  }
+}
+
 }  // namespace
 }  // namespace splitarray::sim
