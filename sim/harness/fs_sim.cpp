@@ -142,6 +142,7 @@ class FsSim final {
   void crash_owner() {
     ASSERT(owner_ != nullptr);
     owner_->state.killed = true;
+    if (config_.host_kill) owner_->process->kill();
     owner_->state.opens_at_crash = model_.opens;
     dead_.push_back(std::move(owner_));
     ++report_.owner_crashes;

@@ -51,6 +51,9 @@ struct FsSimConfig {
   std::optional<bool> detection;
   std::optional<double> crash_rate;        // shelf, per harness tick; default: the seed
   std::optional<double> owner_crash_rate;  // per tick; default: the seed
+  // How the owner's host crashes. false: it stops being observed and the new owner fences it
+  // (a paused host). true: kill -9 of its process as well; it must unwind all the same.
+  bool host_kill = false;
   LogLevel log_level = LogLevel::kOff;
   LogSink* log_sink = nullptr;
 };

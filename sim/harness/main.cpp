@@ -5,13 +5,14 @@
 //                                           the host driver's block store on the simulated shelf
 //                                           (sim/harness/blockstore_sim.h); defaults 3 hosts,
 //                                           8 disks, 20 s; --host-kill: host crashes are kill -9
-//   sim_run --fs --seed N [same options]    the host driver's file system: hosts take turns owning
+//   sim_run --fs --seed N [--host-kill] [same options]
+//                                           the host driver's file system: hosts take turns owning
 //                                           one datastore (sim/harness/fs_sim.h); defaults 3
 //                                           hosts, 8 disks, 20 s, safety runs
 //   sim_run --fs-crash-points --seed N [--sequence K]
 //                                           crash the owner after every persistence point of a
 //                                           short operation sequence (K = 0, 1; default both)
-//   sim_run --soak [--blockstore [--host-kill]|--fs] [--seconds S] [same options]
+//   sim_run --soak [--blockstore|--fs] [--host-kill] [--seconds S] [same options]
 //                                           random seeds until stopped (or S wall seconds);
 //                                           prints seeds/s, simulated hours, faults by type,
 //                                           and every failing seed
@@ -48,7 +49,7 @@ struct Args {
   bool fs = false;
   bool fs_crash_points = false;
   int sequence = -1;       // --fs-crash-points: -1 = every sequence
-  bool host_kill = false;  // --blockstore: host crashes are kill -9 (see BlockStoreSimConfig)
+  bool host_kill = false;  // --blockstore, --fs: host crashes are kill -9 (see their configs)
   bool hosts_set = false;
   bool disks_set = false;
   bool duration_set = false;
@@ -58,10 +59,10 @@ int usage(const char* message) {
   std::fprintf(
       stderr,
       "sim_run: %s\nusage: sim_run --seed N [--hosts H] [--disks D] [--duration S]\n"
-      "               [--detection|--safety] [--verbose] [--blockstore [--host-kill]|--fs]\n"
+      "               [--detection|--safety] [--verbose] [--blockstore|--fs] [--host-kill]\n"
       "       sim_run --fs-crash-points --seed N [--sequence K] [--verbose]\n"
       "       sim_run --soak [--seconds S] [--hosts H] [--disks D] [--duration S]\n"
-      "               [--blockstore [--host-kill]|--fs]\n",
+      "               [--blockstore|--fs] [--host-kill]\n",
       message);
   return 2;
 }
@@ -195,6 +196,7 @@ FsSimConfig fs_config(const Args& args) {
   if (args.disks_set) config.disks = args.config.disks;
   if (args.duration_set) config.duration = args.config.duration;
   config.detection = args.config.detection;
+  config.host_kill = args.host_kill;
   config.log_level = args.config.log_level;
   config.log_sink = args.config.log_sink;
   return config;
@@ -276,9 +278,10 @@ int run_soak(Args args) {
       if (!report.ok()) {
         ++failures;
         print_fs_report(report);
-        std::printf(
-            "FAILING SEED: sim_run --fs --seed %" PRIu64 " --hosts %u --disks %u --duration %.0f\n",
-            report.seed, config.hosts, config.disks, splitarray::to_seconds(config.duration));
+        std::printf("FAILING SEED: sim_run --fs%s --seed %" PRIu64
+                    " --hosts %u --disks %u --duration %.0f\n",
+                    config.host_kill ? " --host-kill" : "", report.seed, config.hosts, config.disks,
+                    splitarray::to_seconds(config.duration));
       }
     } else if (args.blockstore) {
       const BlockStoreSimConfig config = blockstore_config(args);

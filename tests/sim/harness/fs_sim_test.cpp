@@ -89,6 +89,23 @@ TEST_CASE("sim/fs: regression seed 10, the owner survives a shelf restart") {
   CHECK_MESSAGE(report.ok(), what);
 }
 
+// Owners whose host is killed -9 (FsSimConfig::host_kill) rather than paused: the new owner
+// fences the datastore as before, and the dead process (its network gone) must unwind too.
+TEST_CASE("sim/fs: owners killed -9 unwind, and the next owner recovers every acknowledged op") {
+  uint64_t owner_crashes = 0;
+  for (const uint64_t seed : {uint64_t{2}, uint64_t{3}}) {
+    FsSimConfig config = short_run(seed);
+    config.host_kill = true;
+    const FsSimReport report = run_fs_sim(config);
+    const std::string what = describe(report, config) + " --host-kill";
+    CHECK_MESSAGE(report.ok(), what);
+    CHECK_MESSAGE(report.acked_writes > 0, what);
+    CHECK_MESSAGE(report.fsck_ran, what);
+    owner_crashes += report.owner_crashes;
+  }
+  CHECK(owner_crashes > 0);
+}
+
 std::string describe(const FsCrashPointsReport& report) {
   std::ostringstream out;
   out << "sim_run --fs-crash-points --seed " << report.seed << " --sequence " << report.sequence
