@@ -175,6 +175,11 @@ Task<Result<void>> IndexStore::recover() {
     CO_ASSIGN_OR_RETURN(const uint64_t size, file->size());
     CO_ASSIGN_OR_RETURN(const bool readable, co_await replay_log(*file, generation, &expected));
     if (readable) {
+      // What was read may be only in the page cache: an earlier incarnation killed between
+      // writing this generation (its header, say) and flushing it. Make it durable before a
+      // newer generation is built on it, or a power loss could leave this one unreadable with a
+      // later one behind it.
+      CO_RETURN_IF_ERROR(co_await file->flush());
       older_log_bytes_ += size;
       continue;
     }

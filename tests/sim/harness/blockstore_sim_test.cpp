@@ -81,8 +81,12 @@ TEST_CASE("sim/blockstore: safety seeds keep every acknowledged block") {
 // (a ring filled by appends stored twice had no room for relog records, and nothing was trimmed
 // before relogging); seed 2 replayed a record stored twice as corruption and could not open;
 // seed 8 left writers waiting on a destager whose log had been refused by a failed NVRAM.
+// 6199471024707736971: the shelf's index recovery replayed a log generation an incarnation killed
+// before flushing it had left in the page cache, built the next generation on it, and after a
+// power loss refused to open ("unreadable header before a later generation").
 TEST_CASE("sim/blockstore: regression seeds with the default shape") {
-  for (const uint64_t seed : {uint64_t{1}, uint64_t{2}, uint64_t{8}}) {
+  for (const uint64_t seed :
+       {uint64_t{1}, uint64_t{2}, uint64_t{8}, uint64_t{6199471024707736971ULL}}) {
     BlockStoreSimConfig config;
     config.seed = seed;
     const BlockStoreSimReport report = run_blockstore_sim(config);
