@@ -86,6 +86,10 @@ Task<Result<std::unique_ptr<NvramLog>>> NvramLog::open_device(Env& env,
   if (size < kFileHeaderAreaBytes) {
     co_return make_error(Code::kCorruption, "nvram: " + device->name() + " is too small");
   }
+  // Recovery may read records a predecessor wrote but was killed before flushing (they are in
+  // the page cache). Everything it accepts is durable from here on (recover_host): flush first,
+  // so a later power loss cannot take back records hosts have already replayed.
+  CO_RETURN_IF_ERROR(co_await device->flush());
   std::vector<uint8_t> block(kFileHeaderBytes);
   CO_RETURN_IF_ERROR(co_await device->read_at(0, block));
   CO_ASSIGN_OR_RETURN(FileHeader geometry, decode_file_header(block, size));

@@ -54,6 +54,10 @@ Task<Result<void>> RegisterStore::recover() {
   if (!opened.ok()) co_return std::move(opened).take_error();
   std::unique_ptr<File> file = std::move(opened).value();
   CO_ASSIGN_OR_RETURN(const uint64_t size, file->size());
+  // What is read may be only in the page cache: a predecessor killed between writing a batch and
+  // flushing it. Make it durable before serving it, or a power loss could take back a value a
+  // host already read (as the index log learned the hard way, netshelf/index).
+  CO_RETURN_IF_ERROR(co_await file->flush());
   std::vector<uint8_t> image(size);
   CO_RETURN_IF_ERROR(co_await file->read_at(0, image));
   CO_ASSIGN_OR_RETURN(RecoveredLog log, recover_log(image));
