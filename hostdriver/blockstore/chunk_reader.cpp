@@ -34,18 +34,22 @@ ChunkReader::~ChunkReader() { ASSERT(background_.live() == 0); }
 
 Task<void> ChunkReader::stop() { co_await background_.join(); }
 
-Result<void> ChunkReader::decode_and_verify(const BlockRef& ref, std::span<const uint8_t> stored,
-                                            std::span<uint8_t> out) {
-  ASSERT(out.size() == config_.block_size);
-  Worker& worker = workers_.inline_worker();
+Result<void> ChunkReader::decode_with(Worker& worker, uint32_t block_size, const BlockRef& ref,
+                                      std::span<const uint8_t> stored, std::span<uint8_t> out) {
+  ASSERT(out.size() == block_size);
   const chunk::Encoding encoding =
-      stored.size() == config_.block_size ? chunk::Encoding::kRaw : chunk::Encoding::kZstd;
-  RETURN_IF_ERROR(worker.codec.decompress(encoding, stored, config_.block_size, out));
+      stored.size() == block_size ? chunk::Encoding::kRaw : chunk::Encoding::kZstd;
+  RETURN_IF_ERROR(worker.codec.decompress(encoding, stored, block_size, out));
   if (worker.fingerprinter.fingerprint(out) != ref.fp) {
     return make_error(Code::kCorruption,
                       "chunk at " + describe(ref.location) + " does not match its fingerprint");
   }
   return ok_result();
+}
+
+Result<void> ChunkReader::decode_and_verify(const BlockRef& ref, std::span<const uint8_t> stored,
+                                            std::span<uint8_t> out) {
+  return decode_with(workers_.inline_worker(), config_.block_size, ref, stored, out);
 }
 
 Task<Result<void>> ChunkReader::read(const BlockRef& ref, std::span<uint8_t> out) {

@@ -10,7 +10,9 @@
 // reconstruction, is kCorruption: never other bytes.
 // Concurrent degraded reads of one container share one reconstruction (a read of many blocks
 // of a damaged fragment costs one per batch of kReadBlocksBatchMax blocks, not one per block).
-// Threading: the Env's event loop; decoding runs inline (one block is a few microseconds).
+// Threading: the Env's event loop. A single chunk is decoded inline (a few microseconds); the
+// chunks of a coalesced range read are decoded on the compute pool in jobs of kDecodeJobChunks,
+// so a sequential read uses every compute thread instead of the event loop alone.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +46,12 @@ inline constexpr Duration kBusyReadRetryDelay = std::chrono::milliseconds(2);
 // caller did not ask for: cheaper to read than another round trip).
 inline constexpr uint32_t kCoalesceBytesMax = 1024 * 1024;
 inline constexpr uint32_t kCoalesceGapBytesMax = 32 * 1024;
+// A coalesced read's chunks are decoded (decompressed and fp-verified) on the compute pool in jobs
+// of this many chunks (~250 us of work at 4 KiB: far more than the hand-off costs); a run of fewer
+// than kDecodeOnPoolChunksMin chunks is decoded inline, where the hand-off would cost more than
+// it saves.
+inline constexpr size_t kDecodeJobChunks = 32;
+inline constexpr size_t kDecodeOnPoolChunksMin = 8;
 
 struct ChunkReaderStats {
   uint64_t cache_hits = 0;
@@ -89,9 +97,18 @@ class ChunkReader final {
     async::Condition finished;
   };
 
-  // Decodes stored chunk bytes into out and checks the fp. kCorruption on any mismatch.
+  // Decodes stored chunk bytes into out (block_size bytes) with `worker`'s contexts and checks
+  // the fp. kCorruption on any mismatch. Touches nothing else, so it may run on a compute thread.
+  static Result<void> decode_with(Worker& worker, uint32_t block_size, const BlockRef& ref,
+                                  std::span<const uint8_t> stored, std::span<uint8_t> out);
+  // decode_with on the event loop's own worker.
   Result<void> decode_and_verify(const BlockRef& ref, std::span<const uint8_t> stored,
                                  std::span<uint8_t> out);
+  // Decodes every member of `run` from `bytes` (the run's range read) into its slot of out and
+  // sets decoded[m] for run.members[m]; on the compute pool unless the run is short.
+  Task<void> decode_run(const Run& run, std::span<const uint8_t> bytes,
+                        std::span<const BlockRef> refs, std::span<uint8_t> out,
+                        std::vector<Result<void>>& decoded);
   Task<Result<std::vector<uint8_t>>> fragment_read(protocol::ShelfClient& client, DiskIndex disk,
                                                    protocol::FragmentIdValue id, uint32_t offset,
                                                    uint32_t length);

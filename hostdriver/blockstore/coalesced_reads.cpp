@@ -1,9 +1,11 @@
 // hostdriver/blockstore/coalesced_reads.cpp
 // ChunkReader::read_many: a read of many blocks fetches chunks that sit together in one data
 // fragment with one range read. A sequentially written file range was packed into consecutive
-// chunks of one container, so a 1 MiB read becomes a few range reads instead of 256.
+// chunks of one container, so a 1 MiB read becomes a few range reads instead of 256, and their
+// chunks are decoded on the compute pool.
 #include <algorithm>
 
+#include "common/async/compute.h"
 #include "common/async/task_group.h"
 #include "hostdriver/blockstore/chunk_reader.h"
 #include "hostdriver/container/container.h"
@@ -113,29 +115,27 @@ Task<void> ChunkReader::read_run(const Run& run, std::span<const BlockRef> refs,
   auto bytes =
       co_await read_placed(run.container, run.fragment_index, run.begin, run.end - run.begin);
   std::vector<size_t> retry;
-  for (const auto& [index, placed] : run.members) {
-    if (!bytes.ok()) {
-      retry.push_back(index);
-      continue;
-    }
-    const std::span<const uint8_t> stored = std::span<const uint8_t>(*bytes).subspan(
-        placed.offset_in_fragment - run.begin, placed.length);
-    const std::span<uint8_t> slot = out.subspan(index * block, block);
-    if (decode_and_verify(refs[index], stored, slot).ok()) {
-      cache_.insert(refs[index].location, slot);
-      ++stats_.coalesced_chunks;
-    } else {
-      retry.push_back(index);  // read() checks it again and takes the degraded path
-    }
-  }
   if (bytes.ok()) {
     ++stats_.coalesced_reads;
-  } else if (bytes.code() == Code::kTimeout ||
-             (bytes.code() == Code::kUnavailable && link_.closed())) {
-    // The shelf did not answer: read() would give up the same way for each chunk (and waiting
-    // out one timeout per chunk would stall the caller for run.members.size() timeouts).
-    for (size_t index : retry) outcomes[index] = bytes.error();
-    co_return;
+    std::vector<Result<void>> decoded(run.members.size(), ok_result());
+    co_await decode_run(run, *bytes, refs, out, decoded);
+    for (size_t m = 0; m < run.members.size(); ++m) {
+      const size_t index = run.members[m].first;
+      if (decoded[m].ok()) {
+        cache_.insert(refs[index].location, out.subspan(index * block, block));
+        ++stats_.coalesced_chunks;
+      } else {
+        retry.push_back(index);  // read() checks it again and takes the degraded path
+      }
+    }
+  } else {
+    for (const auto& member : run.members) retry.push_back(member.first);
+    if (bytes.code() == Code::kTimeout || (bytes.code() == Code::kUnavailable && link_.closed())) {
+      // The shelf did not answer: read() would give up the same way for each chunk (and waiting
+      // out one timeout per chunk would stall the caller for run.members.size() timeouts).
+      for (size_t index : retry) outcomes[index] = bytes.error();
+      co_return;
+    }
   }
   // Damaged or refused: each chunk alone, in parallel, through read()'s degraded path.
   async::TaskGroup singles;
@@ -144,6 +144,47 @@ Task<void> ChunkReader::read_run(const Run& run, std::span<const BlockRef> refs,
                   read_one(refs[index], out.subspan(index * block, block), outcomes[index]));
   }
   co_await singles.join();
+}
+
+Task<void> ChunkReader::decode_run(const Run& run, std::span<const uint8_t> bytes,
+                                   std::span<const BlockRef> refs, std::span<uint8_t> out,
+                                   std::vector<Result<void>>& decoded) {
+  ASSERT(decoded.size() == run.members.size());
+  ASSERT(bytes.size() == run.end - run.begin);
+  const uint32_t block = config_.block_size;
+  // Decodes members [first, first + count) with `worker`; touches only their slots of out and
+  // decoded (disjoint between jobs) and reads bytes and refs, which the caller keeps alive.
+  auto decode_part = [&run, bytes, refs, out, &decoded, block](Worker& worker, size_t first,
+                                                               size_t count) {
+    for (size_t m = first; m < first + count; ++m) {
+      const auto& [index, placed] = run.members[m];
+      const std::span<const uint8_t> stored =
+          bytes.subspan(placed.offset_in_fragment - run.begin, placed.length);
+      decoded[m] =
+          decode_with(worker, block, refs[index], stored, out.subspan(index * block, block));
+    }
+  };
+  if (run.members.size() < kDecodeOnPoolChunksMin) {
+    decode_part(workers_.inline_worker(), 0, run.members.size());
+    co_return;
+  }
+  async::TaskGroup jobs;
+  auto job = [](ChunkReader* self, decltype(decode_part)* part, size_t first,
+                size_t count) -> Task<void> {
+    Worker* worker = co_await self->workers_.acquire();
+    auto work = [part, worker, first, count]() -> Result<void> {
+      (*part)(*worker, first, count);
+      return ok_result();
+    };
+    auto done = co_await async::run_compute(self->env_.compute, std::move(work));
+    ASSERT(done.ok());
+    self->workers_.release(worker);
+  };
+  for (size_t first = 0; first < run.members.size(); first += kDecodeJobChunks) {
+    const size_t count = std::min(kDecodeJobChunks, run.members.size() - first);
+    jobs.spawn(env_.executor(), job(this, &decode_part, first, count));
+  }
+  co_await jobs.join();
 }
 
 }  // namespace splitarray::hostdriver::blockstore

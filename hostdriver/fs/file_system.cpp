@@ -87,6 +87,7 @@ Task<Result<DirPage>> FileSystem::readdir(uint64_t dir, uint64_t cookie, size_t 
 Task<Result<void>> FileSystem::checkpoint() { co_return co_await impl_->checkpoint(); }
 Task<void> FileSystem::close() { co_await impl_->close(); }
 uint64_t FileSystem::fs_id() const { return impl_->fs_id(); }
+std::optional<Error> FileSystem::fenced() const { return impl_->fenced(); }
 uint64_t FileSystem::write_verifier() const { return impl_->store().write_verifier(); }
 FsStats FileSystem::stats() const { return impl_->stats(); }
 blockstore::BlockStore& FileSystem::store() { return impl_->store(); }

@@ -14,7 +14,10 @@
 // with a higher epoch, raises the root register's epoch (so an older owner's checkpoint is refused)
 // and opens the block store on the datastore's log with that epoch (so an older owner's appends
 // are refused). A fenced owner gets kStale from every call from then on, reads included (its
-// memory may hold changes the shelf refused), and logs fs.fenced once.
+// memory may hold changes the shelf refused, and misses the new owner's), and logs fs.fenced once.
+// It learns it was fenced when the shelf refuses one of its changes, or at the latest one
+// lease_check_interval after the takeover: it reads the lease register that often
+// (lease_watch.cpp), so a host that only serves reads stops serving stale state too.
 //
 // Recovery. open() reads the root register, replays the operations logged after the checkpoint
 // (skipping ids it covers and ids seen twice), reaps orphans (unlinked inodes whose data was not
@@ -56,6 +59,7 @@ inline constexpr size_t kDirtyBytesMaxDefault = 8 * kMiB;
 inline constexpr size_t kInodeCacheMaxDefault = 65536;
 inline constexpr size_t kDirTreesMaxDefault = 1024;
 inline constexpr Duration kCheckpointIntervalDefault = std::chrono::seconds(30);
+inline constexpr Duration kLeaseCheckIntervalDefault = std::chrono::seconds(1);
 inline constexpr uint32_t kReadBytesMax = 1 * kMiB;  // one read() (NFS rtmax)
 inline constexpr size_t kReaddirEntriesMax = 4096;   // one readdir() page
 
@@ -70,6 +74,7 @@ struct FsConfig {
   size_t inode_cache_max = kInodeCacheMaxDefault;
   size_t dir_trees_max = kDirTreesMaxDefault;
   Duration checkpoint_interval = kCheckpointIntervalDefault;
+  Duration lease_check_interval = kLeaseCheckIntervalDefault;  // > 0
 };
 
 struct FormatOptions {
@@ -169,6 +174,8 @@ struct FsStats {
   uint64_t inode_cache_entries = 0;
   uint64_t node_cache_bytes = 0;
   uint64_t dirty_bytes = 0;
+  uint64_t lease_checks = 0;          // lease register reads that answered
+  uint64_t lease_check_failures = 0;  // ... that did not (shelf unreachable): asked again later
   blockstore::BlockStoreStats store;
 };
 
@@ -225,6 +232,8 @@ class FileSystem final {
 
   uint64_t fs_id() const;
   uint64_t write_verifier() const;
+  // The kStale error once another host took this datastore over (final), else nullopt.
+  std::optional<Error> fenced() const;
   FsStats stats() const;
   // For fsck and tests.
   blockstore::BlockStore& store();

@@ -128,6 +128,11 @@ class FileSystemImpl final {
 
   Env& env() { return env_; }
   uint64_t fs_id() const { return superblock_.fs_id; }
+  // file_system.h FileSystem::fenced(): ours, or the block store's if only it knows yet.
+  std::optional<Error> fenced() const {
+    if (fenced_) return fenced_;
+    return store_ != nullptr ? store_->fenced() : std::nullopt;
+  }
   FsStats stats() const;
   blockstore::BlockStore& store() { return *store_; }
   const Superblock& superblock() const { return superblock_; }
@@ -142,6 +147,13 @@ class FileSystemImpl final {
   Task<Result<void>> replay();
   Task<void> reap_orphans();
   Task<Result<void>> reap(uint64_t inode);
+
+  // lease_watch.cpp
+  // Reads the lease register every lease_check_interval; a higher epoch than ours fences us.
+  Task<void> run_lease_watch();
+  // The lease as the shelf holds it now (nullopt: none) over `connection`, (re)connected if
+  // needed.
+  Task<Result<std::optional<Lease>>> read_lease(std::unique_ptr<protocol::ShelfClient>& connection);
 
   // lookups.cpp
   // ok, or why nothing may be served: closed, or fenced (also when only the block store knows
@@ -204,6 +216,8 @@ class FileSystemImpl final {
   async::Condition wake_checkpointer_;
   async::Condition checkpoint_done_;
   TimerId checkpoint_timer_ = 0;
+  TimerId lease_timer_ = 0;
+  async::Condition wake_lease_watch_;
   std::optional<Error> fenced_;
   bool fence_logged_ = false;
   bool opened_ = false;

@@ -158,6 +158,7 @@ Task<Result<void>> FileSystemImpl::open() {
   co_await reap_orphans();
   loops_.spawn(env_.executor(), run_checkpointer());
   loops_.spawn(env_.executor(), run_pressure_watch());
+  loops_.spawn(env_.executor(), run_lease_watch());
   env_.log.info("fs.open", {{"datastore", config_.datastore},
                             {"epoch", std::to_string(lease_epoch_)},
                             {"inodes", std::to_string(state_->inode_count())},
@@ -217,7 +218,9 @@ Task<void> FileSystemImpl::close() {
   }
   closing_ = true;
   if (checkpoint_timer_ != 0) env_.clock.cancel(checkpoint_timer_);
+  if (lease_timer_ != 0) env_.clock.cancel(lease_timer_);
   wake_checkpointer_.notify_all();
+  wake_lease_watch_.notify_all();
   checkpoint_done_.notify_all();
   // A checkpoint the loop started before closing_ finishes before the store goes.
   co_await checkpoint_mutex_.lock();

@@ -91,7 +91,9 @@ void HostDriver::start_publishing() {
 status::HostStatus HostDriver::snapshot() const {
   status::HostStatus host;
   host.label = config_.label;
-  host.state = stopping_ ? status::HostState::kStopping : status::HostState::kServing;
+  host.state = stopping_       ? status::HostState::kStopping
+               : fs_->fenced() ? status::HostState::kFenced
+                               : status::HostState::kServing;
   host.datastores.push_back(status::datastore_status(
       config_.fs.datastore, export_url(config_), fs_->store().config().host.value(), fs_->stats()));
   const nfs::OncRpcServerStats rpc = server_->stats();

@@ -34,7 +34,7 @@ constexpr CounterField kDatastoreCounters[] = {
     {"unrecoverable_blocks", &DatastoreStatus::unrecoverable_blocks},
 };
 
-constexpr const char* kStateNames[] = {"starting", "serving", "stopping", "stopped"};
+constexpr const char* kStateNames[] = {"starting", "serving", "stopping", "stopped", "fenced"};
 
 Error bad(const std::string& where, const std::string& what) {
   return make_error(Code::kProtocol, "host status: " + where + ": " + what);

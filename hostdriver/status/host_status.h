@@ -57,6 +57,10 @@ enum class HostState : uint8_t {
   kServing,
   kStopping,  // draining: refusing new work, finishing old
   kStopped,   // the last record of a clean stop (StatusPublisher::stop writes it)
+  // Another host took a datastore of this one over (file_system.h "Ownership"). It answers
+  // NFS3ERR_JUKEBOX for that datastore until an operator stops it; it does not exit by itself,
+  // so a supervisor restarting it cannot take the datastore back from the new owner.
+  kFenced,
 };
 std::string_view host_state_name(HostState state);
 // Parses host_state_name()'s words; anything else is kProtocol.

@@ -30,8 +30,9 @@
 // kIo / kCorruption / kProtocol IO, kBusy / kTimeout / kUnavailable / kCancelled JUKEBOX, and
 // kStale (this host was fenced: another host took the datastore over) JUKEBOX as well: the
 // client retries, and its retries succeed once the datastore's new owner serves its address.
-// stats().fenced counts those refusals; nothing acts on it yet: a fenced host keeps answering
-// JUKEBOX (reads included, fs.fenced is logged) until an operator stops it.
+// stats().fenced counts those refusals. A fenced host keeps answering JUKEBOX (reads included;
+// fs.fenced is logged, its status record says "fenced") until an operator stops it: exiting by
+// itself would let a supervisor restart it, and the restart would take the datastore back.
 //
 // Threading: runs on the Env's event loop, like the FileSystem.
 #pragma once

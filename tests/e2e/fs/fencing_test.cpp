@@ -20,19 +20,25 @@
 //   5. A knows it is fenced: once a change was refused, its reads fail too (JUKEBOX, never state
 //      the shelf refused) and it logs `fs.fenced`; it still stops cleanly (exit 0);
 //   6. with both stopped, `safs fsck` finds the datastore clean.
-// Until its first refused change A cannot know (leases do not expire): it answers reads from what
-// it had, so the cases have B change nothing A reads before A tries a change.
+//   7. a host that only serves reads learns it too, from its lease watch (it reads the lease
+//      register every second, hostdriver/fs/lease_watch.cpp): within seconds it answers JUKEBOX
+//      instead of its own older state, and `arrayctl status` shows it as fenced.
+// Between the takeover and A's first refused change or lease check, A answers reads from what it
+// had; the first cases have B change nothing A reads before A tries a change.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/e2e/nfs/conformance_support.h"
 
@@ -45,6 +51,9 @@ constexpr uint32_t kReadChunk = 64 * 1024;
 constexpr int kPagesMax = 1000;   // bounds every listing loop
 constexpr int kChunksMax = 1000;  // bounds every whole-file read
 constexpr auto kStopDeadline = std::chrono::seconds(30);
+// A fenced host notices within one lease check (1 s) and publishes its status every 2 s; this is
+// many times that, for a loaded CI machine.
+constexpr auto kNoticeDeadline = std::chrono::seconds(20);
 
 // The second host driver: same shelf and datastore as the cluster's, its own host id and ports.
 class SecondHost final {
@@ -250,8 +259,9 @@ TEST_CASE("e2e/fs: fencing - after host B takes the datastore over, host A chang
   acked.root_files["from-b"] = pattern(99, 0, 20000);
   make_file(*b, root_b, "from-b", acked.root_files["from-b"]);
 
-  // A has not noticed yet: its first change is a namespace operation, applied in its memory and
-  // queued to its log, which the shelf refuses.
+  // A may not have noticed yet (its lease watch reads the register once a second): its first
+  // change is a namespace operation, applied in its memory and queued to its log, which the
+  // shelf refuses.
   CHECK_STATUS(a->create(root, "late-create", GUARDED, Sattr{.mode = 0644}), NFS3ERR_JUKEBOX);
   // That create must not show through A either: A answers from memory, which held it.
   CHECK_STATUS(a->lookup(root, "late-create"), NFS3ERR_JUKEBOX);
@@ -326,6 +336,64 @@ TEST_CASE("e2e/fs: fencing - an UNSTABLE write taken by the fenced host is never
   CHECK(attrs_of(*b, file).size == acked.size());
   CHECK(contents(*b, file) == acked);
   CHECK(contents(*b, lookup_ok(*b, root, "f")) == acked);
+  stop_both_and_fsck(cluster, host_b);
+}
+
+// The state `arrayctl status --json` reports for host `id`, "" if it lists no such host.
+std::string arrayctl_host_state(const NfsCluster& cluster, uint32_t id) {
+  const std::string log = cluster.dir() + "/arrayctl.json";
+  std::remove(log.c_str());  // run_tool appends; one JSON document per call
+  const int status =
+      run_tool(ARRAYCTL_BINARY, {"status", "--shelf", cluster.shelf_address(), "--json"}, log,
+               kToolDeadline);
+  REQUIRE_MESSAGE(status == 0, "arrayctl status: exit " << status << "\n" << slurp(log));
+  const nlohmann::json root = nlohmann::json::parse(slurp(log));
+  for (const nlohmann::json& host : root.at("hosts")) {
+    if (host.at("id") == id) return host.at("state").get<std::string>();
+  }
+  return "";
+}
+
+TEST_CASE("e2e/fs: fencing - a host that only serves reads stops serving them after a takeover") {
+  NfsCluster cluster("fencing-reads");
+  auto a = cluster.client();
+  const Fh root = cluster.mount_root();
+  const std::vector<uint8_t> first = pattern(11, 0, 30000);
+  const Fh file = make_file(*a, root, "f", first);
+  CHECK(arrayctl_host_state(cluster, 1) == "serving");
+
+  SecondHost host_b(cluster, 2);
+  auto b = host_b.client();
+  const std::vector<uint8_t> second = pattern(12, 0, 30000);
+  REQUIRE_OK(b->write(file, 0, second, FILE_SYNC));
+  // A is asked only to read: no refused change can tell it. Until its lease watch does, it
+  // answers from its memory (what it acknowledged); then JUKEBOX, for good.
+  const auto give_up = Clock::now() + kNoticeDeadline;
+  int stale_answers = 0;
+  for (;;) {
+    const ReadRes read = a->read(file, 0, 30000);
+    if (read.status == NFS3ERR_JUKEBOX) break;
+    REQUIRE_MESSAGE(read.status == NFS3_OK, describe(read));
+    CHECK(read.data == first);
+    ++stale_answers;
+    REQUIRE_MESSAGE(Clock::now() < give_up, "host A still serves reads after "
+                                                << stale_answers << " answers:\n"
+                                                << cluster.host_log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  MESSAGE("host A answered " << stale_answers << " reads before its lease watch fenced it");
+  CHECK_STATUS(a->getattr(root), NFS3ERR_JUKEBOX);
+  CHECK_STATUS(a->lookup(root, "f"), NFS3ERR_JUKEBOX);
+  CHECK_MESSAGE(cluster.host_log().find("taken over by host 2") != std::string::npos,
+                cluster.host_log());
+  // The operator sees it: A's status record says fenced (published within its 2 s interval).
+  std::string state;
+  while ((state = arrayctl_host_state(cluster, 1)) != "fenced" && Clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(state == "fenced");
+  CHECK(arrayctl_host_state(cluster, 2) == "serving");
+  CHECK(contents(*b, file) == second);
   stop_both_and_fsck(cluster, host_b);
 }
 

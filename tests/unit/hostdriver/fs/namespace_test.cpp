@@ -428,6 +428,41 @@ TEST_CASE("hostdriver/fs: a fenced owner cannot change anything") {
   });
 }
 
+// An owner that only serves reads never has a change refused: the lease watch tells it, so it
+// stops answering from memory that misses the new owner's changes.
+TEST_CASE(
+    "hostdriver/fs: an owner that only reads learns from its lease watch that it was fenced") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FsConfig watched = s.config();
+    watched.lease_check_interval = std::chrono::milliseconds(20);
+    FileSystem* a = co_await s.open(watched);
+    const uint64_t f =
+        value_or_fail(co_await a->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
+    REQUIRE((co_await a->write(f, 0, bytes_of("first owner"), Stability::kFileSync)).ok());
+    CHECK(!a->fenced().has_value());
+    FileSystem* b = co_await s.open(s.config(HostId(2)));
+    REQUIRE((co_await b->write(f, 0, bytes_of("second owner"), Stability::kFileSync)).ok());
+    // A reads until the watch fences it: never the new owner's bytes, then kStale for good.
+    constexpr int kPollsMax = 500;  // 500 x 10 ms: far beyond a 20 ms check interval
+    int polls = 0;
+    for (; polls < kPollsMax && !a->fenced(); ++polls) {
+      auto read = co_await a->read(f, 0, 100);
+      if (read.ok()) CHECK(read->data == bytes_of("first owner"));
+      co_await sleep_for(s.env().clock, std::chrono::milliseconds(10));
+    }
+    REQUIRE_MESSAGE(a->fenced().has_value(), "not fenced after " << polls << " polls");
+    CHECK(a->fenced()->code == Code::kStale);
+    CHECK(a->fenced()->message.find("taken over by host 2") != std::string::npos);
+    CHECK(a->stats().lease_checks >= 1);
+    CHECK(failed_with(co_await a->read(f, 0, 100), Code::kStale));
+    CHECK(failed_with(co_await a->getattr(f), Code::kStale));
+    CHECK(failed_with(co_await a->lookup(kRootInode, "f"), Code::kStale));
+    CHECK(!b->fenced().has_value());
+    CHECK(value_or_fail(co_await b->read(f, 0, 100), "read").data == bytes_of("second owner"));
+  });
+}
+
 }  // namespace
 // Regression: a log of more small records than one shelf read reply may carry (4,096) must replay
 // in several reads; the shelf once answered with all of them and the reopen failed for good.

@@ -96,8 +96,8 @@ TEST_CASE("hostdriver/status: a host status record survives encode and decode") 
 }
 
 TEST_CASE("hostdriver/status: every host state round-trips by name") {
-  for (HostState state :
-       {HostState::kStarting, HostState::kServing, HostState::kStopping, HostState::kStopped}) {
+  for (HostState state : {HostState::kStarting, HostState::kServing, HostState::kStopping,
+                          HostState::kStopped, HostState::kFenced}) {
     HostStatus status = sample_status();
     status.state = state;
     Result<HostStatus> decoded = decode_host_status(encode_host_status(status).value());
@@ -108,6 +108,7 @@ TEST_CASE("hostdriver/status: every host state round-trips by name") {
     CHECK(*parsed == state);
   }
   CHECK(host_state_name(HostState::kStopped) == "stopped");
+  CHECK(host_state_name(HostState::kFenced) == "fenced");
   CHECK(parse_host_state("running").code() == Code::kProtocol);
 }
 
