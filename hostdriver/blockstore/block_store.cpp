@@ -57,7 +57,7 @@ BlockStoreImpl::BlockStoreImpl(Env& env, BlockStoreConfig config, BlockMapBase* 
                chunk::FingerprinterOptions{config_.fingerprint_truncate_bits},
                static_cast<int>(config_.geometry.data_fragments),
                static_cast<int>(config_.parity_fragments)),
-      cache_(config_.read_cache_bytes),
+      cache_(config_.read_cache_bytes, config_.block_size),
       recent_(config_.recent_fps, env.rng.next_u64()) {
   auto bloom = chunk::BloomFilter::create(config_.bloom_expected_entries, config_.bloom_fp_rate);
   if (bloom.ok()) bloom_.emplace(std::move(bloom).value());

@@ -365,6 +365,11 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
         destager_->pack(block.fp, block.encoded.bytes, config_.block_size);
     recent_.insert(block.fp, location);
     if (bloom_) bloom_->add(block.fp);
+    // Write-through (DESIGN.md §3 step 8): a read after this write finds the block decoded.
+    // Only for the chunk just packed: its location holds exactly these bytes (a dedup hit's
+    // location holds the bytes of whoever stored it first, equal only if the fps do not
+    // collide).
+    cache_.insert(location, block.bytes);
     ++stats_.chunks_stored;
     stats_.unique_bytes += config_.block_size;
     stats_.stored_bytes += block.encoded.bytes.size();
