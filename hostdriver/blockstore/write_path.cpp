@@ -177,15 +177,31 @@ Task<Result<void>> BlockStoreImpl::change_blocks(Change change, uint64_t arrival
   co_return co_await acknowledge(*ticket, stability);
 }
 
+namespace {
+
+void fingerprint_part(Worker& worker, std::span<PendingBlock> part) {
+  for (PendingBlock& block : part) {
+    block.zero = chunk::is_zero_block(block.bytes);
+    if (!block.zero) block.fp = worker.fingerprinter.fingerprint(block.bytes);
+  }
+}
+
+void compress_part(Worker& worker, std::span<PendingBlock*> part) {
+  for (PendingBlock* block : part) block->encoded = worker.codec.compress(block->bytes);
+}
+
+}  // namespace
+
 Task<Result<void>> BlockStoreImpl::fingerprint_all(std::vector<PendingBlock>& blocks) {
+  if (blocks.size() <= kInlineComputeBlocksMax) {
+    fingerprint_part(workers_.inline_worker(), blocks);
+    co_return ok_result();
+  }
   async::TaskGroup jobs;
   auto job = [](BlockStoreImpl* self, std::span<PendingBlock> part) -> Task<void> {
     Worker* worker = co_await self->workers_.acquire();
     auto work = [worker, part]() -> Result<void> {
-      for (PendingBlock& block : part) {
-        block.zero = chunk::is_zero_block(block.bytes);
-        if (!block.zero) block.fp = worker->fingerprinter.fingerprint(block.bytes);
-      }
+      fingerprint_part(*worker, part);
       return ok_result();
     };
     auto done = co_await async::run_compute(self->env_.compute, std::move(work));
@@ -253,11 +269,15 @@ Task<Result<void>> BlockStoreImpl::compress_new(std::vector<PendingBlock>& block
   for (PendingBlock& block : blocks) {
     if (!block.zero && !block.existing) fresh.push_back(&block);
   }
+  if (fresh.size() <= kInlineComputeBlocksMax) {
+    compress_part(workers_.inline_worker(), fresh);
+    co_return ok_result();
+  }
   async::TaskGroup jobs;
   auto job = [](BlockStoreImpl* self, std::span<PendingBlock*> part) -> Task<void> {
     Worker* worker = co_await self->workers_.acquire();
     auto work = [worker, part]() -> Result<void> {
-      for (PendingBlock* block : part) block->encoded = worker->codec.compress(block->bytes);
+      compress_part(*worker, part);
       return ok_result();
     };
     auto done = co_await async::run_compute(self->env_.compute, std::move(work));
