@@ -142,6 +142,7 @@ Task<Result<void>> FileSystemImpl::write_checkpoint(
   next.inodes = frozen.inode_count;
   next.orphans = frozen.orphans;
   next.checkpoints = superblock_.checkpoints + 1;
+  next.figures = figures_now();
   // Every node record (and every operation before the mark) durable before the root names them.
   CO_RETURN_IF_ERROR(co_await store_->wait_durable(store_->log_mark()));
   const std::vector<uint8_t> value = encode_superblock(next);

@@ -174,6 +174,10 @@ struct FsStats {
   uint64_t inode_cache_entries = 0;
   uint64_t node_cache_bytes = 0;
   uint64_t dirty_bytes = 0;
+  // Since format: the last checkpoint's figures plus what this process took in since it opened
+  // (records.h DataFigures). Writes acknowledged after the last checkpoint by a process that
+  // then crashed are replayed but not counted.
+  DataFigures figures;
   uint64_t lease_checks = 0;          // lease register reads that answered
   uint64_t lease_check_failures = 0;  // ... that did not (shelf unreachable): asked again later
   blockstore::BlockStoreStats store;

@@ -125,6 +125,8 @@ class FileSystemImpl final {
   // A file's block-map tree, created from its record's map_root on first use.
   std::shared_ptr<meta::BTree> map_tree(uint64_t inode, const std::optional<BlockRef>& root);
   size_t dirty_bytes() const;
+  // The datastore's figures now (FsStats::figures): the checkpoint's at open plus this process's.
+  DataFigures figures_now() const;
 
   Env& env() { return env_; }
   uint64_t fs_id() const { return superblock_.fs_id; }
@@ -198,6 +200,7 @@ class FileSystemImpl final {
   FsConfig config_;
   std::unique_ptr<protocol::ShelfClient> registers_;
   uint64_t lease_epoch_ = 0;
+  DataFigures figures_at_open_;  // the superblock's when open() read it
   uint64_t root_version_ = 0;
   Superblock superblock_;
   std::unique_ptr<blockstore::BlockStore> store_;

@@ -148,6 +148,7 @@ Task<Result<void>> FileSystemImpl::open() {
   }
   CO_RETURN_IF_ERROR(co_await open_store(superblock_.log_id, superblock_.block_size));
   opened_ = true;
+  figures_at_open_ = superblock_.figures;
   inode_table_ = std::make_unique<meta::BTree>(cache_, *node_io_, superblock_.block_size,
                                                superblock_.inode_table);
   state_ =
@@ -240,7 +241,19 @@ FsStats FileSystemImpl::stats() const {
   }
   s.node_cache_bytes = cache_.bytes();
   if (store_) s.store = store_->stats();
+  s.figures = figures_now();
   return s;
+}
+
+DataFigures FileSystemImpl::figures_now() const {
+  DataFigures figures = figures_at_open_;
+  if (store_ == nullptr) return figures;
+  const blockstore::BlockStoreStats store = store_->stats();
+  ASSERT(store.zero_blocks <= store.blocks_written);
+  figures.written_bytes += (store.blocks_written - store.zero_blocks) * store_->config().block_size;
+  figures.unique_bytes += store.unique_bytes;
+  figures.stored_bytes += store.stored_bytes;
+  return figures;
 }
 
 }  // namespace splitarray::hostdriver::fs

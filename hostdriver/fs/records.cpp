@@ -50,6 +50,9 @@ namespace splitarray::hostdriver::fs {
 namespace {
 
 constexpr uint8_t kVersion = 1;
+// Superblocks are written with version 2, which appends the DataFigures; version 1 (written
+// before they existed) still decodes, with zero figures.
+constexpr uint8_t kSuperblockVersion = 2;
 constexpr uint8_t kMagicInode = 'I';
 constexpr uint8_t kMagicDirEntry = 'D';
 constexpr uint8_t kMagicOp = 'O';
@@ -76,8 +79,9 @@ constexpr size_t kOpBytesMin = kFramingBytes + 1 + 8 * 4 + kStringLengthBytes + 
 constexpr size_t kOpBytesMax = kOpBytesMin + 2 * kNameBytesMax + kSymlinkBytesMax;
 constexpr size_t kSuperblockBytesMin =
     kFramingBytes + 8 + 4 + 4 + 8 + kRefAbsentBytes + 4 * 8 + 4;  // + orphan count
+constexpr size_t kDataFiguresBytes = 3 * 8;
 constexpr size_t kSuperblockBytesMax =
-    kSuperblockBytesMin + kRefPresentBytes - kRefAbsentBytes + 8 * kOrphansMax;
+    kSuperblockBytesMin + kRefPresentBytes - kRefAbsentBytes + 8 * kOrphansMax + kDataFiguresBytes;
 static_assert(kSuperblockBytesMax <= 64 * 1024, "a register value holds at most 64 KiB");
 constexpr size_t kLeaseBytes = kFramingBytes + 4 + 8;
 
@@ -128,9 +132,9 @@ Result<void> validate_target(const char* record, const std::string& target) {
   return ok_result();
 }
 
-void put_header(ByteWriter& w, uint8_t magic) {
+void put_header(ByteWriter& w, uint8_t magic, uint8_t version = kVersion) {
   w.u8(magic);
-  w.u8(kVersion);
+  w.u8(version);
 }
 
 std::vector<uint8_t> finish(ByteWriter&& w, size_t min_bytes, size_t max_bytes) {
@@ -145,13 +149,13 @@ std::vector<uint8_t> finish(ByteWriter&& w, size_t min_bytes, size_t max_bytes) 
 
 // Checks the framing and returns a reader over the fields (between header and CRC).
 Result<ByteReader> open_record(const char* record, std::span<const uint8_t> bytes, uint8_t magic,
-                               size_t min_bytes) {
+                               size_t min_bytes, uint8_t max_version = kVersion) {
   if (bytes.size() < min_bytes) return corrupt(record, "shorter than its minimum length");
   ASSERT(min_bytes >= kFramingBytes);
   if (bytes[0] != magic) return corrupt(record, "bad magic");
   const size_t body = bytes.size() - kCrcBytes;
   if (get_u32(bytes, body) != crc32c(bytes.first(body))) return corrupt(record, "bad CRC");
-  if (bytes[1] != kVersion) return corrupt(record, "unknown version");
+  if (bytes[1] < kVersion || bytes[1] > max_version) return corrupt(record, "unknown version");
   return ByteReader(bytes.subspan(kHeaderBytes, body - kHeaderBytes));
 }
 
@@ -455,7 +459,7 @@ Result<FsOp> decode_op(std::span<const uint8_t> bytes) {
 std::vector<uint8_t> encode_superblock(const Superblock& superblock) {
   assert_valid(validate_superblock(superblock));
   ByteWriter w(kSuperblockBytesMax);
-  put_header(w, kMagicSuperblock);
+  put_header(w, kMagicSuperblock, kSuperblockVersion);
   w.u64(superblock.fs_id);
   w.u32(superblock.block_size);
   w.u32(superblock.log_id);
@@ -467,12 +471,16 @@ std::vector<uint8_t> encode_superblock(const Superblock& superblock) {
   w.u64(superblock.inodes);
   w.u32(static_cast<uint32_t>(superblock.orphans.size()));
   for (uint64_t orphan : superblock.orphans) w.u64(orphan);
+  w.u64(superblock.figures.written_bytes);
+  w.u64(superblock.figures.unique_bytes);
+  w.u64(superblock.figures.stored_bytes);
   return finish(std::move(w), kSuperblockBytesMin, kSuperblockBytesMax);
 }
 
 Result<Superblock> decode_superblock(std::span<const uint8_t> bytes) {
-  ASSIGN_OR_RETURN(ByteReader r,
-                   open_record(kSuperblock, bytes, kMagicSuperblock, kSuperblockBytesMin));
+  ASSIGN_OR_RETURN(ByteReader r, open_record(kSuperblock, bytes, kMagicSuperblock,
+                                             kSuperblockBytesMin, kSuperblockVersion));
+  const uint8_t version = bytes[1];  // open_record checked it
   Superblock superblock;
   superblock.fs_id = r.u64("fs_id");
   superblock.block_size = r.u32("block_size");
@@ -487,6 +495,11 @@ Result<Superblock> decode_superblock(std::span<const uint8_t> bytes) {
   if (orphans > kOrphansMax) return corrupt(kSuperblock, "too many orphans");
   superblock.orphans.resize(orphans);
   for (uint64_t& orphan : superblock.orphans) orphan = r.u64("orphans");
+  if (version >= 2) {
+    superblock.figures.written_bytes = r.u64("written_bytes");
+    superblock.figures.unique_bytes = r.u64("unique_bytes");
+    superblock.figures.stored_bytes = r.u64("stored_bytes");
+  }
   RETURN_IF_ERROR(close_record(kSuperblock, r));
   RETURN_IF_ERROR(validate_superblock(superblock));
   return superblock;

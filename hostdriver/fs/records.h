@@ -166,6 +166,17 @@ Result<FsOp> decode_op(std::span<const uint8_t> bytes);
 
 // --- The checkpoint ------------------------------------------------------------------------------
 inline constexpr size_t kOrphansMax = 1024;  // namespace operations wait while more are unreaped
+// What a datastore took in since it was formatted, as of a checkpoint (the figures arrayctl's
+// ratios come from): written = bytes of non-zero blocks written (overwrites included), unique =
+// logical bytes of the chunks stored new (dedup misses, metadata chunks included), stored = their
+// bytes after compression. Until space reclamation exists all three only grow.
+struct DataFigures {
+  uint64_t written_bytes = 0;
+  uint64_t unique_bytes = 0;
+  uint64_t stored_bytes = 0;
+  friend bool operator==(const DataFigures&, const DataFigures&) = default;
+};
+
 struct Superblock {
   uint64_t fs_id = 0;  // random at format; the directory hash salt; NFS fsid
   uint32_t block_size = 4096;
@@ -178,6 +189,9 @@ struct Superblock {
   uint64_t inodes = 0;       // live inodes (fsstat)
   // Regular files unlinked (nlink 0) whose data was not yet dropped: reaped at open.
   std::vector<uint64_t> orphans;  // <= kOrphansMax
+  // Encoded after the orphans. A superblock written before they existed ends with the orphans:
+  // it decodes with zero figures.
+  DataFigures figures;
   friend bool operator==(const Superblock&, const Superblock&) = default;
 };
 std::vector<uint8_t> encode_superblock(const Superblock& superblock);

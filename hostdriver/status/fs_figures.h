@@ -22,9 +22,10 @@ inline DatastoreStatus datastore_status(std::string name, std::string export_url
   d.inodes = fs.inodes;
   d.checkpoints = fs.checkpoints;
   d.operations = fs.operations;
-  d.logical_bytes = store.logical_bytes;
-  d.unique_bytes = store.unique_bytes;
-  d.stored_bytes = store.stored_bytes;
+  // Since format (fs::DataFigures), not since this process started: the ratios survive restarts.
+  d.logical_bytes = fs.figures.written_bytes;
+  d.unique_bytes = fs.figures.unique_bytes;
+  d.stored_bytes = fs.figures.stored_bytes;
   d.blocks_written = store.blocks_written;
   d.zero_blocks = store.zero_blocks;
   d.dedup_hits = store.dedup_hits;
