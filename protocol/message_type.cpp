@@ -36,6 +36,8 @@ std::string_view message_type_name(MessageType type) {
       return "index_remove";
     case MessageType::kIndexRebuild:
       return "index_rebuild";
+    case MessageType::kIndexList:
+      return "index_list";
     case MessageType::kRegisterGet:
       return "register_get";
     case MessageType::kRegisterCas:

@@ -25,6 +25,7 @@ enum class MessageType : uint16_t {
   kIndexInsert = 31,
   kIndexRemove = 32,
   kIndexRebuild = 33,  // admin: IndexRebuildRequest / IndexRebuildReply
+  kIndexList = 34,     // IndexListRequest / IndexListReply: one page of the index's fps
   kRegisterGet = 40,
   kRegisterCas = 41,
   kStatus = 50,

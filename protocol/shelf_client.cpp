@@ -129,6 +129,16 @@ Task<Result<IndexLookupRep>> ShelfClient::index_lookup(std::vector<Fingerprint> 
   co_return decode_IndexLookupRep(words(reply), FrameLimits{});
 }
 
+Task<Result<IndexListRep>> ShelfClient::index_list(Fingerprint from, uint32_t max_entries) {
+  const IndexListReq req{from, max_entries};
+  CO_ASSIGN_OR_RETURN(Frame reply, co_await rpc_->call(MessageType::kIndexList, encode(req), {}));
+  CO_ASSIGN_OR_RETURN(IndexListRep rep, decode_IndexListRep(words(reply), FrameLimits{}));
+  if (!rep.fingerprints.empty() && rep.fingerprints.front() < from) {
+    co_return make_error(Code::kProtocol, "index list reply starts before its cursor");
+  }
+  co_return rep;
+}
+
 Task<Result<IndexInsertRep>> ShelfClient::index_insert(HostId host, Epoch epoch,
                                                        std::vector<Fingerprint> fps,
                                                        std::vector<ChunkLocation> locations) {

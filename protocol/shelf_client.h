@@ -44,6 +44,9 @@ class ShelfClient final {
                                               uint32_t max_entries);
 
   Task<Result<IndexLookupRep>> index_lookup(std::vector<Fingerprint> fps);
+  // One page of the index's fps from `from` on (IndexListRequest in schema/shelf.capnp); checks
+  // the page starts at or after `from`.
+  Task<Result<IndexListRep>> index_list(Fingerprint from, uint32_t max_entries);
   Task<Result<IndexInsertRep>> index_insert(HostId host, Epoch epoch, std::vector<Fingerprint> fps,
                                             std::vector<ChunkLocation> locations);
   Task<Result<void>> index_remove(HostId host, Epoch epoch, std::vector<Fingerprint> fps);

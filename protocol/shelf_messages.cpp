@@ -453,6 +453,58 @@ Result<IndexLookupRep> decode_IndexLookupRep(Words body, const FrameLimits& limi
       });
 }
 
+Body encode(const IndexListReq& v) {
+  return build<s::IndexListRequest>([&](s::IndexListRequest::Builder b) {
+    b.setFrom(as_data(v.from));
+    b.setMaxEntries(v.max_entries);
+  });
+}
+Result<IndexListReq> decode_IndexListReq(Words body, const FrameLimits& limits) {
+  return decode_body<s::IndexListRequest>(
+      body, limits, [](s::IndexListRequest::Reader r) -> Result<IndexListReq> {
+        IndexListReq v;
+        ASSIGN_OR_RETURN(v.from, to_fingerprint(r.getFrom()));
+        v.max_entries = r.getMaxEntries();
+        return v;
+      });
+}
+
+Body encode(const IndexListRep& v) {
+  ASSERT(v.fingerprints.size() <= kIndexListMax);
+  return build<s::IndexListReply>([&](s::IndexListReply::Builder b) {
+    set_fingerprints(b.initFingerprints(static_cast<unsigned>(v.fingerprints.size())),
+                     v.fingerprints);
+    b.setEnd(v.end);
+    b.setNext(as_data(v.next));
+    b.setRebuilding(v.rebuilding);
+  });
+}
+Result<IndexListRep> decode_IndexListRep(Words body, const FrameLimits& limits) {
+  return decode_body<s::IndexListReply>(
+      body, limits, [](s::IndexListReply::Reader r) -> Result<IndexListRep> {
+        IndexListRep v;
+        if (r.getFingerprints().size() > kIndexListMax) {
+          return invalid("too many fingerprints in one list reply");
+        }
+        ASSIGN_OR_RETURN(v.fingerprints, to_fingerprints(r.getFingerprints()));
+        for (size_t i = 1; i < v.fingerprints.size(); ++i) {
+          if (!(v.fingerprints[i - 1] < v.fingerprints[i])) {
+            return invalid("index list reply not in increasing order");
+          }
+        }
+        v.end = r.getEnd();
+        ASSIGN_OR_RETURN(v.next, to_fingerprint(r.getNext()));
+        v.rebuilding = r.getRebuilding();
+        if (!v.end) {
+          if (v.fingerprints.empty()) return invalid("index list reply: no progress");
+          if (!(v.fingerprints.back() < v.next)) {
+            return invalid("index list reply: next not after the last fingerprint");
+          }
+        }
+        return v;
+      });
+}
+
 Body encode(const IndexInsertReq& v) {
   ASSERT(v.fingerprints.size() == v.locations.size());
   return build<s::IndexInsertRequest>([&](s::IndexInsertRequest::Builder b) {

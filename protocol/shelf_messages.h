@@ -33,6 +33,9 @@ inline constexpr size_t kErrorTextBytesMax = 1024;
 // body limit, and a listing of a full 16 Mi-slot disk takes 4096 round trips.
 inline constexpr size_t kFragmentListMax = 4096;
 static_assert(kFragmentListMax * 64 <= kBodyMaxBytes, "a full list reply fits one frame body");
+// Fingerprints per index-list reply: 8192 x (32 + 8 bytes of capnp list pointer) is ~320 KiB.
+inline constexpr size_t kIndexListMax = kIndexBatchMax;
+static_assert(kIndexListMax * 48 <= kBodyMaxBytes, "a full index-list reply fits one frame body");
 
 using Fingerprint = std::array<uint8_t, kFingerprintBytes>;
 
@@ -156,6 +159,18 @@ struct IndexLookupRep {
   std::vector<bool> found;
   std::vector<ChunkLocation> locations;
 };
+struct IndexListReq {
+  Fingerprint from{};
+  uint32_t max_entries = 0;  // 0 or above kIndexListMax: kIndexListMax
+};
+// Decoding checks the shape (kProtocol): at most kIndexListMax fps, strictly increasing, and
+// unless `end` a next fp after the last one listed (a client following `next` makes progress).
+struct IndexListRep {
+  std::vector<Fingerprint> fingerprints;
+  bool end = true;
+  Fingerprint next{};  // meaningful unless end
+  bool rebuilding = false;
+};
 struct IndexInsertReq {
   uint32_t host_id = 0;
   uint64_t epoch = 0;
@@ -255,6 +270,8 @@ SA_SHELF_MESSAGE(FragmentListReq);
 SA_SHELF_MESSAGE(FragmentListRep);
 SA_SHELF_MESSAGE(IndexLookupReq);
 SA_SHELF_MESSAGE(IndexLookupRep);
+SA_SHELF_MESSAGE(IndexListReq);
+SA_SHELF_MESSAGE(IndexListRep);
 SA_SHELF_MESSAGE(IndexInsertReq);
 SA_SHELF_MESSAGE(IndexInsertRep);
 SA_SHELF_MESSAGE(IndexRemoveReq);

@@ -82,6 +82,7 @@ Task<Result<void>> BlockStoreImpl::open() {
   destager_->start(*log_);
   loops_.spawn(env_.executor(), run_trimmer());
   loops_.spawn(env_.executor(), run_idle_sealer());
+  if (bloom_ && !bloom_trusted_) loops_.spawn(env_.executor(), run_bloom_loader());
   env_.log.info("blockstore.open",
                 {{"host", std::to_string(config_.host.value())},
                  {"epoch", std::to_string(config_.epoch.value())},
@@ -126,6 +127,7 @@ Task<void> BlockStoreImpl::close() {
 BlockStoreStats BlockStoreImpl::stats() const {
   BlockStoreStats s = stats_;
   s.logical_bytes = maps_.mapped_blocks() * config_.block_size;
+  s.bloom_trusted = bloom_trusted_;
   if (log_) {
     s.log_appends = log_->stats().appends;
     s.log_records = log_->stats().records;

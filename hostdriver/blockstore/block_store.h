@@ -149,11 +149,13 @@ struct BlockStoreStats {
 
   uint64_t blocks_written = 0;
   uint64_t zero_blocks = 0;
-  uint64_t dedup_hits = 0;         // blocks that referenced an existing chunk
-  uint64_t dedup_hits_local = 0;   // ... found without asking the shelf
-  uint64_t index_lookups = 0;      // lookup RPCs
-  uint64_t bloom_skips = 0;        // blocks the Bloom filter declared new
-  uint64_t verify_mismatches = 0;  // verify-on-match found different bytes (fp collision)
+  uint64_t dedup_hits = 0;            // blocks that referenced an existing chunk
+  uint64_t dedup_hits_local = 0;      // ... found without asking the shelf
+  uint64_t index_lookups = 0;         // lookup RPCs
+  uint64_t bloom_skips = 0;           // blocks the Bloom filter declared new
+  uint64_t bloom_loaded_entries = 0;  // fps read from the shelf's index into the filter at open
+  bool bloom_trusted = false;         // the filter holds every fp the index held at open
+  uint64_t verify_mismatches = 0;     // verify-on-match found different bytes (fp collision)
   uint64_t chunks_stored = 0;
   uint64_t log_appends = 0;
   uint64_t log_records = 0;

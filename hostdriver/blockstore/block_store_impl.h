@@ -40,6 +40,9 @@ inline constexpr size_t kComputeJobBlocks = 32;
 // costs two thread wake-ups (measured through NFS at queue depth 1 on a 2-core VM: 125 us in
 // fingerprint_all, 136 us in compress_new, for one block each).
 inline constexpr size_t kInlineComputeBlocksMax = 2;
+// Consecutive failed index-list pages after which the Bloom loader gives up (the filter then
+// stays untrusted: lookups go to the shelf, as before the loader).
+inline constexpr int kBloomLoadAttemptsMax = 50;
 // Blocks one read() hands the chunk reader at once (its scratch memory is this many blocks). A
 // 1 MiB read of 4 KiB blocks is one batch, so neighbouring chunks merge into few range reads.
 inline constexpr size_t kReadBlocksBatchMax = 256;
@@ -140,6 +143,8 @@ class BlockStoreImpl final {
   // How many entries one relog batch may carry so that it fits the ring's free space.
   size_t relog_entries_fitting(size_t per_record) const;
   Task<void> run_idle_sealer();
+  // bloom_loader.cpp: fills bloom_ from the shelf's index, then trusts it.
+  Task<void> run_bloom_loader();
 
   Env& env_;
   const BlockStoreConfig config_;

@@ -20,8 +20,8 @@ Task<Result<void>> BlockStoreImpl::fence_and_replay() {
   if (!client.ok()) co_return client.error();
   auto status = co_await (*client)->status();
   if (!status.ok()) co_return status.error();
-  // The Bloom filter may skip index lookups only if it knows every fp the index holds, which is
-  // true only when the index was empty when this host started (see README.md).
+  // The Bloom filter may skip index lookups only if it knows every fp the index holds: at once
+  // when the index is empty, else once run_bloom_loader has read the index (see README.md).
   bloom_trusted_ = status->index.entries == 0 && !status->index.rebuilding;
 
   // Fence first, then read: an append with our epoch raises the host's fence (creating the log

@@ -393,6 +393,45 @@ void FingerprintIndex::collect_partition(size_t partition, std::vector<IndexEntr
   }
 }
 
+FingerprintIndex::ListPage FingerprintIndex::list_from(const Fingerprint& from, size_t max) const {
+  ASSERT(max >= 1);
+  ListPage page;
+  for (size_t p = partition_of(from); p < kPartitionCount; ++p) {
+    const Partition& part = partitions_[p];
+    const size_t main_end = part.main_count;
+    const size_t total = main_end + part.buffer_count;
+    if (total == 0) continue;
+    // Main and buffer are each sorted: start both at the cursor (the whole partition after the
+    // cursor's own) and merge.
+    size_t a = 0;
+    size_t b = main_end;
+    if (p == partition_of(from)) {
+      const uint8_t* key = key_of(from);
+      a = lower_bound(part.segments, 0, main_end, key, interpolate(key, main_end));
+      b = lower_bound(part.segments, main_end, part.buffer_count, key,
+                      interpolate(key, part.buffer_count));
+    }
+    while (a < main_end || b < total) {
+      const bool take_main =
+          b == total ||
+          (a < main_end && compare_key(record(part.segments, a), record(part.segments, b)) < 0);
+      const uint8_t* rec = record(part.segments, take_main ? a : b);
+      const Fingerprint fp = read_record(p, rec).fp;
+      if (page.fps.size() == max) {
+        page.next = fp;
+        return page;
+      }
+      page.fps.push_back(fp);
+      if (take_main) {
+        ++a;
+      } else {
+        ++b;
+      }
+    }
+  }
+  return page;
+}
+
 void FingerprintIndex::clear() {
   // The directories point into the pool's slabs: drop them first.
   for (Partition& part : partitions_) part = Partition{};

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -110,6 +111,15 @@ class FingerprintIndex final {
   std::vector<LookupResult> remove(std::span<const Fingerprint> fps);
   // Removes everything and returns the memory (an index rebuild starts from empty).
   void clear();
+
+  // One page of a listing in increasing fp order: the fps >= from, at most max (>= 1), and the
+  // next fp stored after the last one listed (nullopt: none, the listing is complete). Costs
+  // O(max + log n) plus a scan over empty partitions; never copies a partition.
+  struct ListPage {
+    std::vector<Fingerprint> fps;
+    std::optional<Fingerprint> next;
+  };
+  ListPage list_from(const Fingerprint& from, size_t max) const;
 
   // --- snapshots and bulk load ---------------------------------------------------------------
   static size_t partition_of(const Fingerprint& fp) {

@@ -94,6 +94,8 @@ Task<Result<Reply>> ShelfHandler::dispatch(protocol::RequestContext& context, Fr
       co_return fragment_list(request);
     case MessageType::kIndexLookup:
       co_return co_await index_lookup(request);
+    case MessageType::kIndexList:
+      co_return index_list(request);
     case MessageType::kIndexInsert:
       co_return co_await index_insert(request, host);
     case MessageType::kIndexRemove:
@@ -290,6 +292,26 @@ Task<Result<Reply>> ShelfHandler::index_lookup(Frame& request) {
     rep.locations.push_back(to_wire(r.location));
   }
   co_return reply_of(protocol::encode(rep));
+}
+
+// One page of the index's fps in order (a host fills its Bloom filter from them). Synchronous:
+// the index is in memory, and a page costs O(page) (FingerprintIndex::list_from).
+Result<Reply> ShelfHandler::index_list(Frame& request) {
+  ASSIGN_OR_RETURN(const protocol::IndexListReq req,
+                   protocol::decode_IndexListReq(request.body_words(), FrameLimits{}));
+  const size_t max = req.max_entries == 0
+                         ? protocol::kIndexListMax
+                         : std::min<size_t>(req.max_entries, protocol::kIndexListMax);
+  const index::FingerprintIndex::ListPage page =
+      shelf_.index().memory().list_from(to_index_fp(req.from), max);
+  protocol::IndexListRep rep;
+  rep.fingerprints.reserve(page.fps.size());
+  for (const index::Fingerprint& fp : page.fps) rep.fingerprints.push_back(fp.bytes);
+  rep.end = !page.next.has_value();
+  if (page.next) rep.next = page.next->bytes;
+  rep.rebuilding = shelf_.index().rebuilding();
+  ASSERT(rep.fingerprints.size() <= max);
+  return reply_of(protocol::encode(rep));
 }
 
 Task<Result<Reply>> ShelfHandler::index_insert(Frame& request, HostId& host) {

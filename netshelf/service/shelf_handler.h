@@ -44,6 +44,7 @@ class ShelfHandler final : public protocol::RequestHandler {
   Task<Result<Reply>> register_cas(protocol::Frame& request);
   Result<Reply> nvram_usage(protocol::Frame& request);
   Result<Reply> fragment_list(protocol::Frame& request);
+  Result<Reply> index_list(protocol::Frame& request);
   Result<Reply> status();
 
   Env& env_;

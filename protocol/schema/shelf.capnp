@@ -162,6 +162,22 @@ struct IndexLookupReply {
   locations @1 :List(ChunkLocation);  # parallel; meaningful where found
 }
 
+# One page of the index's fingerprints in increasing order, from `from` (inclusive), at most
+# maxEntries (0 or more than kIndexListMax: kIndexListMax). A host fills its Bloom filter (the
+# summary vector) from it at open. Unless `end`, the next page starts at `next`: the next fp in
+# the index when this page was read. `rebuilding`: the index is being rebuilt, so the listing
+# may miss entries.
+struct IndexListRequest {
+  from @0 :Data;                    # 32 bytes
+  maxEntries @1 :UInt32;
+}
+struct IndexListReply {
+  fingerprints @0 :List(Data);      # 32 bytes each, strictly increasing, all >= from
+  end @1 :Bool;
+  next @2 :Data;                    # 32 bytes, meaningful unless end
+  rebuilding @3 :Bool;
+}
+
 struct IndexInsertRequest {
   hostId @0 :UInt32;
   epoch @1 :UInt64;

@@ -104,18 +104,19 @@ void decode_as_each(std::span<const capnp::word> body, const FrameLimits& limits
 }
 
 void decode_as_every_struct(std::span<const capnp::word> body) {
-  decode_as_each<schema::ErrorReply, schema::EchoRequest, schema::EchoReply,
-                 schema::NvramAppendRequest, schema::NvramAppendReply, schema::NvramReadRequest,
-                 schema::NvramReadReply, schema::NvramTrimRequest, schema::NvramUsage,
-                 schema::FragmentId, schema::FragmentWriteRequest, schema::FragmentReadRequest,
-                 schema::FragmentReadReply, schema::FragmentDeleteRequest,
-                 schema::FragmentListRequest, schema::ListedFragment, schema::FragmentListReply,
-                 schema::DiskInfo, schema::DiskAdminRequest, schema::ChunkLocation,
-                 schema::IndexLookupRequest, schema::IndexLookupReply, schema::IndexInsertRequest,
-                 schema::IndexInsertReply, schema::IndexRemoveRequest, schema::IndexRebuildRequest,
-                 schema::IndexRebuildReply, schema::RegisterGetRequest, schema::RegisterValue,
-                 schema::RegisterCasRequest, schema::RegisterCasReply, schema::HostStats,
-                 schema::IndexStatus, schema::StatusReply>(body, kDefaultLimits);
+  decode_as_each<
+      schema::ErrorReply, schema::EchoRequest, schema::EchoReply, schema::NvramAppendRequest,
+      schema::NvramAppendReply, schema::NvramReadRequest, schema::NvramReadReply,
+      schema::NvramTrimRequest, schema::NvramUsage, schema::FragmentId,
+      schema::FragmentWriteRequest, schema::FragmentReadRequest, schema::FragmentReadReply,
+      schema::FragmentDeleteRequest, schema::FragmentListRequest, schema::ListedFragment,
+      schema::FragmentListReply, schema::DiskInfo, schema::DiskAdminRequest, schema::ChunkLocation,
+      schema::IndexLookupRequest, schema::IndexLookupReply, schema::IndexInsertRequest,
+      schema::IndexInsertReply, schema::IndexRemoveRequest, schema::IndexRebuildRequest,
+      schema::IndexRebuildReply, schema::IndexListRequest, schema::IndexListReply,
+      schema::RegisterGetRequest, schema::RegisterValue, schema::RegisterCasRequest,
+      schema::RegisterCasReply, schema::HostStats, schema::IndexStatus, schema::StatusReply>(
+      body, kDefaultLimits);
 }
 
 // A frame whose header and data CRC passed, as read_frame would return it.

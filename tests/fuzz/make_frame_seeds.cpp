@@ -220,6 +220,13 @@ std::vector<Seed> make_seeds() {
   add("fragment-list-reply", kModePatchCrcs,
       reply<schema::FragmentListReply>(MessageType::kFragmentList, 23,
                                        FragmentListReply{listed, false, 0x1235, 0}));
+  add("index-list", kModePatchCrcs,
+      request<schema::IndexListRequest>(MessageType::kIndexList, 24,
+                                        IndexListRequest{fingerprints(1).front(), 4096}));
+  add("index-list-reply", kModePatchCrcs,
+      reply<schema::IndexListReply>(
+          MessageType::kIndexList, 24,
+          IndexListReply{fingerprints(3), false, fingerprints(4).back(), false}));
   return s;
 }
 

@@ -381,6 +381,36 @@ inline void fill(schema::IndexLookupRequest::Builder b, const IndexLookupRequest
   fill_blobs(b.initFingerprints(v.fingerprints.size()), v.fingerprints);
 }
 
+struct IndexListRequest {
+  Bytes from;
+  uint32_t max_entries = 0;
+  friend bool operator==(const IndexListRequest&, const IndexListRequest&) = default;
+};
+inline IndexListRequest from(schema::IndexListRequest::Reader r) {
+  return {bytes_of(r.getFrom()), r.getMaxEntries()};
+}
+inline void fill(schema::IndexListRequest::Builder b, const IndexListRequest& v) {
+  b.setFrom(data_reader(v.from));
+  b.setMaxEntries(v.max_entries);
+}
+
+struct IndexListReply {
+  std::vector<Bytes> fingerprints;
+  bool end = false;
+  Bytes next;
+  bool rebuilding = false;
+  friend bool operator==(const IndexListReply&, const IndexListReply&) = default;
+};
+inline IndexListReply from(schema::IndexListReply::Reader r) {
+  return {blobs_of(r.getFingerprints()), r.getEnd(), bytes_of(r.getNext()), r.getRebuilding()};
+}
+inline void fill(schema::IndexListReply::Builder b, const IndexListReply& v) {
+  fill_blobs(b.initFingerprints(v.fingerprints.size()), v.fingerprints);
+  b.setEnd(v.end);
+  b.setNext(data_reader(v.next));
+  b.setRebuilding(v.rebuilding);
+}
+
 struct IndexLookupReply {
   std::vector<bool> found;
   std::vector<ChunkLocation> locations;

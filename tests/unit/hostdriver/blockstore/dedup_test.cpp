@@ -130,6 +130,45 @@ TEST_CASE("hostdriver/blockstore: dedup survives a restart and works across host
   });
 }
 
+// The Bloom filter (summary vector) of a store opened on a non-empty index is filled from the
+// index (bloom_loader.cpp): then new blocks skip the lookup round trip, known ones still dedup.
+TEST_CASE("hostdriver/blockstore: the Bloom filter is loaded from the index at open") {
+  Fixture f;
+  f.serve([&](Session& s) -> Task<void> {
+    Prng rng(kDefaultSeed + 7);
+    BlockStore* store = co_await s.open(s.config());
+    CHECK(store->stats().bloom_trusted);  // the index was empty: nothing to load
+    const std::vector<uint8_t> known = distinct_random_blocks(rng, kBlocks);
+    co_await write_file(*store, InodeId(1), known);
+    auto destaged = co_await store->destage_all();  // the fps are in the shelf's index now
+    REQUIRE_MESSAGE(destaged.ok(), why(destaged));
+
+    store = co_await s.restart(store);
+    constexpr int kPollsMax = 5000;  // 1 ms each: the load is a few index pages
+    for (int i = 0; i < kPollsMax && !store->stats().bloom_trusted; ++i) {
+      co_await sleep_for(s.env().clock, std::chrono::milliseconds(1));
+    }
+    const BlockStoreStats loaded = store->stats();
+    REQUIRE(loaded.bloom_trusted);
+    CHECK(loaded.bloom_loaded_entries >= kBlocks);
+
+    const std::vector<uint8_t> fresh = distinct_random_blocks(rng, kBlocks);
+    co_await write_file(*store, InodeId(2), fresh);
+    const BlockStoreStats after_fresh = store->stats();
+    CHECK(after_fresh.chunks_stored - loaded.chunks_stored == kBlocks);
+    // Each new block is a lookup skipped, bar the filter's false positives (1% configured).
+    CHECK_MESSAGE(after_fresh.bloom_skips - loaded.bloom_skips >= kBlocks / 2,
+                  "skipped " << after_fresh.bloom_skips - loaded.bloom_skips << " of " << kBlocks);
+
+    co_await write_file(*store, InodeId(3), known);
+    const BlockStoreStats after_known = store->stats();
+    CHECK(after_known.dedup_hits - after_fresh.dedup_hits == kBlocks);
+    CHECK(after_known.chunks_stored == after_fresh.chunks_stored);
+    co_await check_file(*store, InodeId(2), fresh);
+    co_await check_file(*store, InodeId(3), known);
+  });
+}
+
 // Writes `blocks` distinct random blocks and counts reads that do not return them.
 Task<size_t> write_and_count_wrong(BlockStore& store, Prng& rng, InodeId inode, size_t blocks,
                                    uint64_t first_block = 0) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "common/prng.h"
@@ -278,6 +279,84 @@ TEST_CASE("netshelf/index: millions of entries take at most 48 bytes of RAM each
   MESSAGE("RSS delta: " << rss << " bytes/entry; malloc delta: " << malloced << " bytes/entry");
   CHECK(rss <= kBytesPerEntryMax);
   CHECK(malloced <= kBytesPerEntryMax);
+}
+
+}  // namespace
+}  // namespace splitarray::netshelf::index
+
+namespace splitarray::netshelf::index {
+namespace {
+
+// Every fp of the index, in order, by following list_from's pages from `from`.
+std::vector<Fingerprint> list_all(const FingerprintIndex& index, Fingerprint from, size_t max,
+                                  size_t* pages) {
+  std::vector<Fingerprint> out;
+  *pages = 0;
+  for (;;) {
+    REQUIRE(*pages < 100000);  // bounds the loop: every page makes progress
+    const FingerprintIndex::ListPage page = index.list_from(from, max);
+    ++*pages;
+    CHECK(page.fps.size() <= max);
+    for (const Fingerprint& fp : page.fps) {
+      CHECK(fp >= from);
+      if (!out.empty()) CHECK(out.back() < fp);
+      out.push_back(fp);
+    }
+    if (!page.next) return out;
+    CHECK(page.fps.size() == max);  // only a full page has a next
+    CHECK(out.back() < *page.next);
+    from = *page.next;
+  }
+}
+
+TEST_CASE("netshelf/index: list_from pages through every fp in order, main and buffer merged") {
+  const uint64_t seed = seed_from_env();
+  MESSAGE("SPLITARRAY_SEED=" << seed);
+  Prng rng(seed);
+  FingerprintIndex index;
+  std::set<Fingerprint> model;
+  // Crowded partitions (merged mains plus buffers) and spread ones; inserted in small batches so
+  // some entries are still in buffers, then some removed.
+  for (int batch = 0; batch < 300; ++batch) {
+    std::vector<IndexEntry> entries(rng.between(1, 20));
+    for (IndexEntry& e : entries) {
+      e.fp = random_fp(rng);
+      if (rng.below(2) == 0) e.fp.bytes[0] = e.fp.bytes[1] = 0x7f;
+      e.location = random_location(rng);
+      model.insert(e.fp);
+    }
+    REQUIRE(index.insert(entries).ok());
+  }
+  std::vector<Fingerprint> gone(model.begin(), model.end());
+  gone.resize(gone.size() / 10);
+  index.remove(gone);
+  for (const Fingerprint& fp : gone) model.erase(fp);
+  const std::vector<Fingerprint> expected(model.begin(), model.end());
+  for (size_t max : {size_t{1}, size_t{7}, size_t{64}, expected.size(), expected.size() + 5}) {
+    CAPTURE(max);
+    size_t pages = 0;
+    CHECK(list_all(index, Fingerprint{}, max, &pages) == expected);
+    CHECK(pages == (expected.size() + max - 1) / max);
+  }
+  // From the middle (an fp in the index, and one that is not): exactly the fps at or after it.
+  const Fingerprint middle = expected[expected.size() / 2];
+  size_t pages = 0;
+  CHECK(list_all(index, middle, 50, &pages) ==
+        std::vector<Fingerprint>(expected.begin() + static_cast<ptrdiff_t>(expected.size() / 2),
+                                 expected.end()));
+  Fingerprint between = middle;
+  between.bytes[31] ^= 1;
+  const auto at = model.lower_bound(between);
+  CHECK(list_all(index, between, 50, &pages) == std::vector<Fingerprint>(at, model.end()));
+  // Past the last: nothing, and the listing is complete.
+  Fingerprint last;
+  last.bytes.fill(0xff);
+  const FingerprintIndex::ListPage tail = index.list_from(last, 10);
+  CHECK(tail.fps.size() == (model.count(last) ? 1u : 0u));
+  CHECK(!tail.next.has_value());
+  FingerprintIndex empty;
+  CHECK(empty.list_from(Fingerprint{}, 10).fps.empty());
+  CHECK(!empty.list_from(Fingerprint{}, 10).next.has_value());
 }
 
 }  // namespace
