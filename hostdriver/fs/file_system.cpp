@@ -11,6 +11,9 @@ Task<Result<void>> FileSystem::format(Env& env, FsConfig config, FormatOptions o
 }
 
 Task<Result<std::unique_ptr<FileSystem>>> FileSystem::open(Env& env, FsConfig config) {
+  if (config.lease_check_interval <= Duration::zero()) {
+    co_return make_error(Code::kInvalidArgument, "lease_check_interval must be positive");
+  }
   auto impl = std::make_unique<FileSystemImpl>(env, std::move(config));
   auto opened = co_await impl->open();
   if (!opened.ok()) {

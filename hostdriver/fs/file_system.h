@@ -16,8 +16,9 @@
 // are refused). A fenced owner gets kStale from every call from then on, reads included (its
 // memory may hold changes the shelf refused, and misses the new owner's), and logs fs.fenced once.
 // It learns it was fenced when the shelf refuses one of its changes, or at the latest one
-// lease_check_interval after the takeover: it reads the lease register that often
-// (lease_watch.cpp), so a host that only serves reads stops serving stale state too.
+// lease_check_interval after the takeover: it reads the root register that often and a takeover
+// raised its epoch (lease_watch.cpp), so a host that only serves reads stops serving stale state
+// too. A lease raised by an open that then failed fences nothing.
 //
 // Recovery. open() reads the root register, replays the operations logged after the checkpoint
 // (skipping ids it covers and ids seen twice), reaps orphans (unlinked inodes whose data was not
@@ -74,7 +75,7 @@ struct FsConfig {
   size_t inode_cache_max = kInodeCacheMaxDefault;
   size_t dir_trees_max = kDirTreesMaxDefault;
   Duration checkpoint_interval = kCheckpointIntervalDefault;
-  Duration lease_check_interval = kLeaseCheckIntervalDefault;  // > 0
+  Duration lease_check_interval = kLeaseCheckIntervalDefault;  // > 0 (else kInvalidArgument)
 };
 
 struct FormatOptions {

@@ -151,11 +151,12 @@ class FileSystemImpl final {
   Task<Result<void>> reap(uint64_t inode);
 
   // lease_watch.cpp
-  // Reads the lease register every lease_check_interval; a higher epoch than ours fences us.
+  // Reads the root register every lease_check_interval; an epoch above ours (a takeover's step
+  // 2) fences us.
   Task<void> run_lease_watch();
-  // The lease as the shelf holds it now (nullopt: none) over `connection`, (re)connected if
-  // needed.
-  Task<Result<std::optional<Lease>>> read_lease(std::unique_ptr<protocol::ShelfClient>& connection);
+  // Register `name` as the shelf holds it now, over `connection`, (re)connected if needed.
+  Task<Result<protocol::RegisterValueRep>> read_register(
+      std::unique_ptr<protocol::ShelfClient>& connection, const std::string& name);
 
   // lookups.cpp
   // ok, or why nothing may be served: closed, or fenced (also when only the block store knows

@@ -496,6 +496,35 @@ TEST_CASE(
   });
 }
 
+// A lease raised without a takeover (here `format` against an existing datastore: it takes the
+// lease, then finds the root and gives up with kExists) fences nothing: the watch judges by the
+// root register, which only a takeover raises.
+TEST_CASE("hostdriver/fs: a lease raised by a failed takeover does not fence the owner") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FsConfig watched = s.config();
+    watched.lease_check_interval = std::chrono::milliseconds(10);
+    FileSystem* a = co_await s.open(watched);
+    const uint64_t f =
+        value_or_fail(co_await a->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
+    const FormatOptions options;
+    auto formatted = co_await FileSystem::format(s.env(), s.config(HostId(2)), options);
+    CHECK(formatted.code() == Code::kExists);
+    const uint64_t checks = a->stats().lease_checks;
+    constexpr int kPollsMax = 2000;  // 1 ms each; a check every 10 ms
+    for (int i = 0; i < kPollsMax && a->stats().lease_checks < checks + 5; ++i) {
+      co_await sleep_for(s.env().clock, std::chrono::milliseconds(1));
+    }
+    REQUIRE(a->stats().lease_checks >= checks + 5);
+    CHECK(!a->fenced().has_value());
+    CHECK((co_await a->write(f, 0, bytes_of("still mine"), Stability::kFileSync)).ok());
+    CHECK(value_or_fail(co_await a->read(f, 0, 100), "read").data == bytes_of("still mine"));
+    FsConfig zero = s.config(HostId(3));
+    zero.lease_check_interval = Duration::zero();
+    CHECK(failed_with(co_await FileSystem::open(s.env(), zero), Code::kInvalidArgument));
+  });
+}
+
 }  // namespace
 // Regression: a log of more small records than one shelf read reply may carry (4,096) must replay
 // in several reads; the shelf once answered with all of them and the reopen failed for good.
