@@ -20,7 +20,7 @@
 //   5. A knows it is fenced: once a change was refused, its reads fail too (JUKEBOX, never state
 //      the shelf refused) and it logs `fs.fenced`; it still stops cleanly (exit 0);
 //   6. with both stopped, `safs fsck` finds the datastore clean.
-//   7. a host that only serves reads learns it too, from its lease watch (it reads the lease
+//   7. a host that only serves reads learns it too, from its lease watch (it reads the root
 //      register every second, hostdriver/fs/lease_watch.cpp): within seconds it answers JUKEBOX
 //      instead of its own older state, and `arrayctl status` shows it as fenced.
 // Between the takeover and A's first refused change or lease check, A answers reads from what it
