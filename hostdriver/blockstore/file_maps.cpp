@@ -194,40 +194,71 @@ std::vector<LogRecord> FileMaps::take_relog(uint64_t through_ticket, uint64_t ne
                                             size_t max_entries, size_t updates_per_record) {
   ASSERT(new_ticket > through_ticket);
   ASSERT(updates_per_record >= 1 && updates_per_record <= kRecordUpdatesMax);
+  ASSERT(!overlay_);  // an overlay is covered by checkpoints, never relogged
+  // Hot when the map is large (every live entry passes here about once per half lap of the
+  // ring), so the lookups that stay the same along a run are made once: the new ticket's list
+  // (std::map references are stable), the file and the record of the current inode, and the
+  // position of the previous block (a record's pairs pop off in descending block order).
+  std::vector<std::pair<InodeId, uint64_t>>& relisted = by_ticket_[new_ticket];
   std::map<InodeId, LogRecord> by_inode;
+  auto file = files_.end();
+  LogRecord* record = nullptr;
+  std::map<uint64_t, Entry>::iterator previous;
+  bool have_previous = false;
   size_t taken = 0;
-  while (!by_ticket_.empty() && by_ticket_.begin()->first <= through_ticket &&
-         taken < max_entries) {
+  while (by_ticket_.begin()->first <= through_ticket && taken < max_entries) {
     auto& [ticket, pairs] = *by_ticket_.begin();
+    bool relogged_any = false;
     while (!pairs.empty() && taken < max_entries) {
       const auto [inode, block_index] = pairs.back();
       pairs.pop_back();
-      ASSERT(!overlay_);  // an overlay is covered by checkpoints, never relogged
-      auto file = files_.find(inode);
-      if (file == files_.end()) continue;
-      auto entry = file->second.blocks.find(block_index);
-      if (entry == file->second.blocks.end() || entry->second.ticket != ticket) continue;  // stale
-      LogRecord& record = by_inode[inode];
-      record.inode = inode;
-      record.updates.push_back(
+      if (file == files_.end() || file->first != inode) {
+        file = files_.find(inode);
+        record = nullptr;
+        have_previous = false;
+        if (file == files_.end()) continue;
+      }
+      std::map<uint64_t, Entry>& blocks = file->second.blocks;
+      auto entry = blocks.end();
+      if (have_previous && previous != blocks.begin() &&
+          std::prev(previous)->first == block_index) {
+        entry = std::prev(previous);
+      } else {
+        entry = blocks.find(block_index);
+      }
+      if (entry == blocks.end()) continue;
+      previous = entry;
+      have_previous = true;
+      if (entry->second.ticket != ticket) continue;  // stale
+      if (record == nullptr) {
+        record = &by_inode[inode];
+        record->inode = inode;
+      }
+      record->updates.push_back(
           MapUpdate{block_index, entry->second.ref.fp, entry->second.ref.location});
-      note_replaced(new_ticket, ticket);
       entry->second.ticket = new_ticket;
-      by_ticket_[new_ticket].emplace_back(inode, block_index);
+      relisted.emplace_back(inode, block_index);
+      relogged_any = true;
       ++taken;
     }
+    if (relogged_any) note_replaced(new_ticket, ticket);
     if (pairs.empty()) by_ticket_.erase(by_ticket_.begin());
   }
+  if (relisted.empty()) by_ticket_.erase(new_ticket);
   std::vector<LogRecord> records;
   records.reserve(by_inode.size());
-  for (auto& [inode, record] : by_inode) {
+  for (auto& [inode, whole] : by_inode) {
     // Split to the record limit (one inode may have many entries to relog).
-    for (size_t at = 0; at < record.updates.size(); at += updates_per_record) {
+    if (whole.updates.size() <= updates_per_record) {
+      records.push_back(std::move(whole));
+      continue;
+    }
+    for (size_t at = 0; at < whole.updates.size(); at += updates_per_record) {
       LogRecord part;
       part.inode = inode;
-      const size_t end = std::min(record.updates.size(), at + updates_per_record);
-      part.updates.assign(record.updates.begin() + static_cast<ptrdiff_t>(at),
-                          record.updates.begin() + static_cast<ptrdiff_t>(end));
+      const size_t end = std::min(whole.updates.size(), at + updates_per_record);
+      part.updates.assign(whole.updates.begin() + static_cast<ptrdiff_t>(at),
+                          whole.updates.begin() + static_cast<ptrdiff_t>(end));
       records.push_back(std::move(part));
     }
   }

@@ -3,6 +3,10 @@
 // stay: were the newer record lost in a crash, replay needs the older one (trimmer.cpp (d)).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
 #include "hostdriver/blockstore/file_maps.h"
 
 namespace splitarray::hostdriver::blockstore {
@@ -59,6 +63,56 @@ TEST_CASE(
   CHECK(maps.oldest_ticket() == 2);
   CHECK(maps.oldest_replaced_by_undurable(2) == 1);
   CHECK(maps.oldest_replaced_by_undurable(3) == UINT64_MAX);
+}
+
+// The entries a relog carries, as (inode, block, container) in record order.
+std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> relogged(
+    const std::vector<LogRecord>& records) {
+  std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> out;
+  for (const LogRecord& record : records) {
+    for (const MapUpdate& update : record.updates) {
+      out.emplace_back(record.inode.value(), update.block_index, update.location.container_id);
+    }
+  }
+  return out;
+}
+
+TEST_CASE("hostdriver/blockstore: a relog carries exactly the current entries of old records") {
+  FileMaps maps;
+  const InodeId a(5);
+  const InodeId b(9);
+  for (uint64_t block = 0; block < 6; ++block) maps.apply(a, mapped(block, 1), 1);
+  maps.apply(b, mapped(0, 1), 1);
+  maps.apply(b, mapped(1, 1), 2);
+  maps.apply(a, mapped(2, 2), 2);  // replaces a/2 of ticket 1: its pair there is stale
+  maps.apply(a, hole(4), 2);       // erases a/4 of ticket 1
+  maps.apply(a, mapped(9, 2), 3);  // newer than the relog's reach
+
+  // Through ticket 2, at most 4 entries: the limit stops inside ticket 1's list, and the rest
+  // stays listed for the next call.
+  std::vector<LogRecord> first = maps.take_relog(2, 10, 4, 100);
+  CHECK(relogged(first).size() == 4);
+  CHECK(maps.oldest_ticket() == 1);
+  std::vector<LogRecord> second = maps.take_relog(2, 11, 100, 2);
+  for (const LogRecord& record : second) CHECK(record.updates.size() <= 2);  // split per record
+
+  std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> all = relogged(first);
+  const auto rest = relogged(second);
+  all.insert(all.end(), rest.begin(), rest.end());
+  std::sort(all.begin(), all.end());
+  const std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> expected = {
+      {5, 0, 1}, {5, 1, 1}, {5, 2, 2}, {5, 3, 1}, {5, 5, 1}, {9, 0, 1}, {9, 1, 1}};
+  CHECK(all == expected);
+  CHECK(maps.oldest_ticket() == 3);  // everything older now lives under tickets 10 and 11
+  CHECK(maps.mapped_blocks() == 8);
+
+  // Relogged entries keep their references and relog again under their new tickets.
+  const BlockRef* ref = maps.find(a, 3);
+  REQUIRE(ref != nullptr);
+  CHECK(ref->location.container_id == 1);
+  CHECK(maps.take_relog(2, 12, 100, 100).empty());  // nothing is left at or below ticket 2
+  CHECK(relogged(maps.take_relog(11, 13, 100, 100)).size() == 8);  // tickets 3, 10 and 11
+  CHECK(maps.oldest_ticket() == 13);
 }
 
 }  // namespace
