@@ -124,6 +124,20 @@ Task<void> BlockStoreImpl::close() {
   closed_ = true;
 }
 
+void BlockStoreImpl::abandon() {
+  if (closed_ || !opened_ || abandoned_) return;
+  abandoned_ = Error{Code::kUnavailable, "block store gave up on the shelf (close timed out)"};
+  env_.log.error("blockstore.abandoned", {{"shelf", config_.shelf.to_string()}});
+  link_.abandon();
+  // Wake everything that waits, so each looks again and sees the link closed.
+  log_->wake_waiters();
+  destager_->progress().notify_all();
+  log_space_.notify_all();
+  turn_.notify_all();
+  pressure_.notify_all();
+  idle_tick_.notify();
+}
+
 BlockStoreStats BlockStoreImpl::stats() const {
   BlockStoreStats s = stats_;
   s.logical_bytes = maps_.mapped_blocks() * config_.block_size;
@@ -155,6 +169,7 @@ Result<std::vector<DiskIndex>> BlockStoreImpl::placement(ContainerId container) 
 }
 
 std::optional<Error> BlockStoreImpl::failed() const {
+  if (abandoned_) return abandoned_;
   if (log_ && log_->fenced()) return *log_->fenced();
   if (destager_ && destager_->failed()) return *destager_->failed();
   return std::nullopt;
@@ -228,6 +243,7 @@ std::vector<std::vector<uint8_t>> BlockStore::take_replayed_ops() {
 Task<Result<void>> BlockStore::commit() { co_return co_await impl_->commit(); }
 Task<Result<void>> BlockStore::destage_all() { co_return co_await impl_->destage_all(); }
 Task<void> BlockStore::close() { co_await impl_->close(); }
+void BlockStore::abandon() { impl_->abandon(); }
 uint64_t BlockStore::write_verifier() const { return impl_->write_verifier(); }
 std::optional<Error> BlockStore::fenced() const { return impl_->fenced(); }
 std::optional<Error> BlockStore::failed() const { return impl_->failed(); }

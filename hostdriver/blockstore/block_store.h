@@ -273,6 +273,12 @@ class BlockStore final {
   // Commits, destages, stops the loops, closes the shelf connection. Must be awaited before
   // destruction; idempotent.
   Task<void> close();
+  // Gives up on the shelf, for a close that cannot finish (the shelf is unreachable): every
+  // retry stops, and every waiting and later call fails kUnavailable, so close() returns. What
+  // the shelf acknowledged stays durable in its NVRAM and the next open() replays it; what it
+  // did not (unstable writes not yet committed) is lost, as NFS allows: the next open() changes
+  // the write verifier. Safe from a timer callback; a no-op once closed.
+  void abandon();
 
   // Changes on every open(): NFS's write verifier for UNSTABLE writes.
   uint64_t write_verifier() const;

@@ -94,6 +94,7 @@ class BlockStoreImpl final {
   Task<Result<void>> commit();
   Task<Result<void>> destage_all();
   Task<void> close();
+  void abandon();  // block_store.h
 
   BlockStoreStats stats() const;
   Result<BlockRef> block_ref(InodeId inode, uint64_t block_index) const;
@@ -173,6 +174,7 @@ class BlockStoreImpl final {
   bool opened_ = false;
   bool closing_ = false;
   bool closed_ = false;
+  std::optional<Error> abandoned_;  // abandon() ran: why every call fails
   TimerId idle_timer_ = 0;
   async::Notify idle_tick_;
   BlockStoreStats stats_;

@@ -58,6 +58,11 @@ Task<void> ShelfLink::close_client(std::unique_ptr<protocol::ShelfClient> client
   co_await client->close();
 }
 
+void ShelfLink::abandon() {
+  closed_ = true;
+  if (client_ != nullptr) closing_.spawn(env_.executor(), close_client(std::move(client_)));
+}
+
 Task<void> ShelfLink::close() {
   closed_ = true;
   if (client_ != nullptr) {

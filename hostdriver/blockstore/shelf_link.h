@@ -36,6 +36,10 @@ class ShelfLink final {
   void reset_if_broken(const Error& error);
   // Closes the connection; later client() calls fail. Idempotent.
   Task<void> close();
+  // Gives the shelf up now, from any callback: later client() calls fail, the connection closes
+  // in the background (its calls in flight fail), so every retry loop above stops at its next
+  // turn. close() must still be awaited.
+  void abandon();
   bool closed() const { return closed_; }
 
  private:

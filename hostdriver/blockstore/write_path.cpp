@@ -20,6 +20,7 @@ std::string block_name(InodeId inode, uint64_t block_index, uint32_t block_size)
 
 Result<void> BlockStoreImpl::usable() const {
   if (closing_ || closed_) return make_error(Code::kUnavailable, "block store closed");
+  if (abandoned_) return *abandoned_;
   if (log_ && log_->fenced()) return *log_->fenced();
   if (destager_ && destager_->failed()) return *destager_->failed();
   return ok_result();

@@ -89,6 +89,8 @@ Task<Result<DirPage>> FileSystem::readdir(uint64_t dir, uint64_t cookie, size_t 
 }
 Task<Result<void>> FileSystem::checkpoint() { co_return co_await impl_->checkpoint(); }
 Task<void> FileSystem::close() { co_await impl_->close(); }
+std::optional<Error> FileSystem::close_error() const { return impl_->close_error(); }
+void FileSystem::abandon() { impl_->abandon(); }
 uint64_t FileSystem::fs_id() const { return impl_->fs_id(); }
 std::optional<Error> FileSystem::fenced() const { return impl_->fenced(); }
 uint64_t FileSystem::write_verifier() const { return impl_->store().write_verifier(); }

@@ -234,6 +234,13 @@ class FileSystem final {
   Task<Result<void>> checkpoint();
   // Checkpoints, closes the block store. Must be awaited before destruction; idempotent.
   Task<void> close();
+  // After close(): why it could not checkpoint (the shelf failed or was given up), else nullopt.
+  // Not set for an owner that was fenced: the datastore is the new owner's. Nothing acknowledged as
+  // stable is lost either way: the next open() replays the log.
+  std::optional<Error> close_error() const;
+  // Gives up on the shelf so that a close() that cannot finish returns (BlockStore::abandon()).
+  // Safe from a timer callback.
+  void abandon();
 
   uint64_t fs_id() const;
   uint64_t write_verifier() const;

@@ -91,6 +91,10 @@ class FileSystemImpl final {
   static Task<Result<void>> format(Env& env, FsConfig config, FormatOptions options);
   Task<Result<void>> open();
   Task<void> close();
+  std::optional<Error> close_error() const { return close_error_; }
+  void abandon() {
+    if (store_ != nullptr) store_->abandon();
+  }
 
   // data_ops.cpp
   Task<Result<Attributes>> getattr(uint64_t inode);
@@ -227,6 +231,7 @@ class FileSystemImpl final {
   bool opened_ = false;
   bool closing_ = false;
   bool closed_ = false;
+  std::optional<Error> close_error_;  // close() could not checkpoint
   FsStats stats_;
 };
 

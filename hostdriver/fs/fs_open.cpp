@@ -211,10 +211,13 @@ Task<void> FileSystemImpl::reap_orphans() {
 
 Task<void> FileSystemImpl::close() {
   if (closed_) co_return;
-  if (opened_ && usable().ok()) {
-    auto saved = co_await checkpoint();
-    if (!saved.ok()) {
+  if (opened_) {
+    Result<void> saved = usable();
+    if (saved.ok()) saved = co_await checkpoint();
+    // A fenced owner owns nothing any more: it has nothing left to save, so its stop is clean.
+    if (!saved.ok() && saved.code() != Code::kStale) {
       env_.log.warn("fs.close_checkpoint_failed", {{"error", saved.error().to_string()}});
+      close_error_ = saved.error();
     }
   }
   closing_ = true;

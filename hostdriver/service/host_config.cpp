@@ -57,6 +57,12 @@ Result<void> parse_option(HostConfig& config, std::string_view option, std::stri
     auto clients = parse_clients(value);
     if (!clients.ok() || clients->empty()) return bad();
     config.exported.clients = std::move(clients).value();
+  } else if (option == "--close-timeout") {
+    int64_t seconds = 0;
+    if (!parse_number(value, seconds) || seconds < 1 || seconds > kCloseTimeoutSecondsMax) {
+      return bad();
+    }
+    config.close_timeout = std::chrono::seconds(seconds);
   } else if (option == "--block-size") {
     if (!parse_number(value, store.block_size)) return bad();
   } else if (option == "--data-fragments") {
@@ -104,6 +110,7 @@ std::string host_usage() {
   return "usage: hostdriver --shelf HOST:PORT [--datastore NAME] [--host-id N]\n"
          "         [--listen ADDR] [--nfs-port N] [--mount-port N] [--portmap-port N]\n"
          "         [--export PATH] [--clients NET[,NET...]] [--no-root-squash] [--read-only]\n"
+         "         [--close-timeout SECONDS (default 30)]\n"
          "         [--block-size B] [--data-fragments K] [--parity-fragments M] "
          "[--fragment-bytes F]\n";
 }

@@ -3,6 +3,7 @@
 //   hostdriver --shelf HOST:PORT [--datastore NAME] [--host-id N]
 //              [--listen ADDR] [--nfs-port N] [--mount-port N] [--portmap-port N]
 //              [--export PATH] [--clients NET[,NET...]] [--no-root-squash] [--read-only]
+//              [--close-timeout SECONDS]
 //              [geometry: --block-size B --data-fragments K --parity-fragments M
 //                         --fragment-bytes F]
 // Defaults serve the datastore "default" as /default on 127.0.0.1 (NFS 20490, MOUNT 20048, no
@@ -20,6 +21,10 @@ namespace splitarray::hostdriver::service {
 
 inline constexpr uint16_t kNfsPortDefault = 20490;
 inline constexpr uint16_t kMountPortDefault = 20048;
+// How long a stop may spend on its final checkpoint before it gives up on the shelf (an
+// unreachable shelf would otherwise hold the stop forever); acknowledged writes stay safe.
+inline constexpr Duration kCloseTimeoutDefault = std::chrono::seconds(30);
+inline constexpr int64_t kCloseTimeoutSecondsMax = 3600;
 
 struct HostConfig {
   fs::FsConfig fs;  // shelf address, datastore, host id, geometry
@@ -29,6 +34,7 @@ struct HostConfig {
   uint16_t portmap_port = 0;  // 0: no portmapper (111 for stock clients)
   nfs::Export exported;
   std::string label;  // how `arrayctl status` names this host (main sets the hostname)
+  Duration close_timeout = kCloseTimeoutDefault;
 };
 
 // Parses argv[1..]; kInvalidArgument naming the bad option.

@@ -30,7 +30,10 @@ Task<Result<std::unique_ptr<HostDriver>>> HostDriver::start(Env& env, HostConfig
       new HostDriver(env, std::move(config), std::move(opened).value()));
   Result<void> bound = driver->bind(*key);
   if (!bound.ok()) {
-    co_await driver->close();
+    Result<void> closed = co_await driver->close();
+    if (!closed.ok()) {
+      env.log.warn("hostdriver.close_failed", {{"error", closed.error().to_string()}});
+    }
     co_return std::move(bound).take_error();
   }
   driver->start_publishing();
@@ -124,12 +127,28 @@ void HostDriver::stop() {
   if (server_ != nullptr) server_->stop();
 }
 
-Task<void> HostDriver::close() {
-  if (closed_) co_return;
+Task<Result<void>> HostDriver::close() {
+  if (closed_) co_return ok_result();
   closed_ = true;
+  bool gave_up = false;
+  const TimerId deadline = env_.clock.call_at(env_.clock.now() + config_.close_timeout, [this,
+                                                                                         &gave_up] {
+    gave_up = true;
+    env_.log.error("hostdriver.close_timed_out", {{"shelf", config_.fs.store.shelf.to_string()}});
+    fs_->abandon();
+  });
   // The publisher's last snapshot reads the file system: stop it first.
   if (publisher_ != nullptr) co_await publisher_->stop();
   co_await fs_->close();
+  if (gave_up) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(config_.close_timeout);
+    co_return make_error(Code::kTimeout, "gave up on the shelf after " +
+                                             std::to_string(seconds.count()) +
+                                             " s without a final checkpoint");
+  }
+  env_.clock.cancel(deadline);
+  if (std::optional<Error> error = fs_->close_error()) co_return *error;
+  co_return ok_result();
 }
 
 }  // namespace splitarray::hostdriver::service

@@ -5,6 +5,9 @@
 //
 // Lifecycle: start() -> serve() (returns after stop()) -> close(). close() checkpoints and closes
 // the file system, so a restart replays nothing; a crash instead is recovered by the next open.
+// A close that cannot checkpoint within config.close_timeout (the shelf is unreachable) gives up
+// on the shelf and returns an error: what the shelf acknowledged is in its NVRAM, and the next
+// start replays it.
 // While it runs, the host publishes its status (state, export, datastore figures, NFS counters)
 // to the shelf register hosts/<id>/status every 2 s, which `arrayctl status` shows.
 // Threading: the Env's event loop.
@@ -37,7 +40,8 @@ class HostDriver final {
   const HostConfig& config() const { return config_; }
   Task<void> serve();
   void stop();
-  Task<void> close();
+  // kTimeout if it gave up on the shelf, or the file system's close_error(); idempotent.
+  Task<Result<void>> close();
 
   fs::FileSystem& file_system() { return *fs_; }
   const nfs::OncRpcServer& rpc() const { return *server_; }

@@ -1,7 +1,9 @@
 // hostdriver: serves one datastore over NFS v3 (see host_config.h for the options).
 // Prints the export's libnfs URL on its own line once it serves; SIGTERM or SIGINT stop it
 // gracefully (calls in flight finish, the file system checkpoints and closes).
-// Exit: 0 after a clean stop, 1 when it could not start, 2 usage.
+// Exit: 0 after a clean stop, 1 when it could not start, 2 usage, 3 stopped without its final
+// checkpoint (the shelf failed, or was unreachable for --close-timeout): what the shelf
+// acknowledged is safe in its NVRAM, and the next start replays it.
 #include <utility>
 
 #include <openssl/rand.h>
@@ -17,6 +19,8 @@
 
 namespace splitarray::hostdriver::service {
 namespace {
+
+constexpr int kExitUncleanStop = 3;  // see the header comment
 
 // The handle key must be unguessable, so it comes from the OS's CSPRNG, not the Env's PRNG.
 Result<nfs::HandleKey> fresh_key() {
@@ -42,8 +46,13 @@ Task<int> run(Env& env, HostConfig config, nfs::HandleKey key, asio::signal_set&
               export_url(driver.config()).c_str());
   std::fflush(stdout);
   co_await driver.serve();
-  co_await driver.close();
+  Result<void> closed = co_await driver.close();
   signals.cancel();
+  if (!closed.ok()) {
+    std::fprintf(stderr, "hostdriver: stopped without a final checkpoint: %s\n",
+                 closed.error().to_string().c_str());
+    co_return kExitUncleanStop;
+  }
   std::printf("hostdriver stopped\n");
   co_return 0;
 }

@@ -226,6 +226,11 @@ void NfsCluster::start_shelf() {
   REQUIRE_MESSAGE(
       run_tool(NETSHELF_BINARY, {"format", "--config", shelf_config_}, log, kToolDeadline) == 0,
       "netshelf format failed: " << slurp(log));
+  run_shelf();
+}
+
+void NfsCluster::run_shelf() {
+  const std::string log = dir_ + "/netshelf.log";
   shelf_ = std::make_unique<Process>(NETSHELF_BINARY,
                                      std::vector<std::string>{"--config", shelf_config_}, log);
   const auto give_up = Clock::now() + kStartDeadline;
@@ -254,6 +259,10 @@ void NfsCluster::start_host(const HostOptions& options) {
                                   "--clients",    options.clients};
     if (!options.root_squash) args.push_back("--no-root-squash");
     if (options.read_only) args.push_back("--read-only");
+    if (options.close_timeout_s > 0) {
+      args.push_back("--close-timeout");
+      args.push_back(std::to_string(options.close_timeout_s));
+    }
     host_ = std::make_unique<Process>(HOSTDRIVER_BINARY, args, log);
     const auto give_up = Clock::now() + kStartDeadline;
     std::string url;
@@ -293,6 +302,20 @@ int NfsCluster::stop_host(int sig) {
   host_.reset();
   REQUIRE_MESSAGE(status != -1, "hostdriver did not exit after signal " << sig);
   return status;
+}
+
+int NfsCluster::stop_shelf(int sig) {
+  REQUIRE(shelf_ != nullptr);
+  shelf_->signal(sig);
+  const int status = shelf_->wait(std::chrono::duration_cast<milliseconds>(kStartDeadline));
+  shelf_.reset();
+  REQUIRE_MESSAGE(status != -1, "netshelf did not exit after signal " << sig);
+  return status;
+}
+
+void NfsCluster::restart_shelf() {
+  REQUIRE(shelf_ == nullptr);
+  run_shelf();
 }
 
 std::string NfsCluster::host_log() const {

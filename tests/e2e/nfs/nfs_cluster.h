@@ -52,6 +52,7 @@ struct HostOptions {
   bool root_squash = false;  // the suite runs as root; ESXi-style exports do not squash
   bool read_only = false;
   std::string clients = "127.0.0.1";
+  int close_timeout_s = 0;  // > 0: --close-timeout
 };
 
 class NfsCluster final {
@@ -67,6 +68,9 @@ class NfsCluster final {
   void start_host(const HostOptions& options = {});
   // Sends `sig` (SIGKILL or SIGTERM) and reaps it; returns the exit status (128 + signal).
   int stop_host(int sig);
+  // The same for the netshelf, and starting it again on its state (no format).
+  int stop_shelf(int sig);
+  void restart_shelf();
   bool host_running() const { return host_ != nullptr; }
 
   uint16_t nfs_port() const { return nfs_port_; }
@@ -85,6 +89,8 @@ class NfsCluster final {
 
  private:
   void start_shelf();
+  // Starts the formatted shelf on shelf_port_ and waits until it listens.
+  void run_shelf();
 
   std::string dir_;
   std::string shelf_config_;

@@ -3,7 +3,8 @@
 // hostdriver is killed (SIGKILL) or stopped (SIGTERM) and started again on the same ports: the
 // handles the client already has keep working (no new MNT or LOOKUP), every acknowledged write
 // reads back exact and every acknowledged create exists. The write verifier changes across a crash
-// (and only then may unstable data be lost), and READDIR cookies survive a restart.
+// (and only then may unstable data be lost), and READDIR cookies survive a restart. A stop while
+// the shelf is down ends after --close-timeout and loses nothing acknowledged.
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -368,6 +369,45 @@ TEST_CASE("e2e/nfs: READDIR cookies and handles stay valid across a hostdriver c
   CHECK(twice == 0);
   CHECK_OK(nfs->getattr(dir));
   CHECK_OK(nfs->lookup(s.root, "d"));
+}
+
+// A stop while the shelf is unreachable cannot write its final checkpoint. It must still end
+// (after --close-timeout), say so in its exit status and log, and lose nothing acknowledged: the
+// next start, once the shelf is back, replays the NVRAM log.
+TEST_CASE("e2e/nfs: SIGTERM with the shelf down stops after --close-timeout, nothing acked lost") {
+  constexpr int kCloseTimeoutS = 2;
+  constexpr int kExitUncleanStop = 3;  // hostdriver/service/main.cpp
+  HostOptions options;
+  options.close_timeout_s = kCloseTimeoutS;
+  Session s("shelf-down-stop", options);
+  const std::vector<uint8_t> synced = pattern(70, 0, 256 * 1024);
+  const Fh synced_file = make_file(*s.nfs, s.root, "synced", synced);  // FILE_SYNC
+  const std::vector<uint8_t> committed = pattern(71, 0, 64 * 1024);
+  const Fh committed_file = make_file(*s.nfs, s.root, "committed");
+  REQUIRE_OK(s.nfs->write(committed_file, 0, committed, UNSTABLE));
+  REQUIRE_OK(s.nfs->commit(committed_file, 0, 0));
+
+  CHECK(s.cluster.stop_shelf(SIGKILL) == 128 + SIGKILL);
+  const auto asked = Clock::now();
+  CHECK(s.cluster.stop_host(SIGTERM) == kExitUncleanStop);
+  const auto took = Clock::now() - asked;
+  CHECK(took >= seconds(kCloseTimeoutS));      // it tried for the whole timeout ...
+  CHECK(took < seconds(kCloseTimeoutS + 30));  // ... and then stopped
+  const std::string log = s.cluster.host_log();
+  CHECK(log.find("ev=hostdriver.close_timed_out") != std::string::npos);
+  CHECK(log.find("stopped without a final checkpoint") != std::string::npos);
+
+  s.cluster.restart_shelf();
+  s.cluster.start_host();
+  auto nfs = s.cluster.client();
+  const ReadRes synced_back = nfs->read(synced_file, 0, static_cast<uint32_t>(synced.size()));
+  REQUIRE_OK(synced_back);
+  CHECK(synced_back.data == synced);
+  const ReadRes committed_back =
+      nfs->read(committed_file, 0, static_cast<uint32_t>(committed.size()));
+  REQUIRE_OK(committed_back);
+  CHECK(committed_back.data == committed);
+  CHECK(s.cluster.stop_host(SIGTERM) == 0);  // with the shelf up, a stop is clean again
 }
 
 }  // namespace
