@@ -184,6 +184,13 @@ Task<void> RpcClient::write_loop() {
   writer_done_.notify();
 }
 
+void RpcClient::abort() {
+  if (closed_) return;
+  broken_ = true;
+  fail_all(make_error(Code::kUnavailable, "connection abandoned"));
+  stream_->close();  // wakes the read and write loops
+}
+
 Task<void> RpcClient::close() {
   ASSERT_MSG(!closed_, "close() twice");
   closing_ = true;

@@ -67,6 +67,11 @@ class RpcClient final {
   // Graceful close: new requests get kUnavailable, in-flight ones complete (they all have
   // deadlines), then the connection closes. Must be awaited before destruction.
   Task<void> close();
+  // Gives the connection up now, from any callback: every in-flight request completes
+  // kUnavailable at once, the stream closes, and broken() turns true. close() must still be
+  // awaited (it then has nothing to wait for). For a peer that hangs: a graceful close would
+  // wait out every request's deadline.
+  void abort();
 
   size_t inflight() const { return uncompleted_; }
   bool broken() const { return broken_; }

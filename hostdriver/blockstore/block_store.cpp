@@ -135,7 +135,8 @@ void BlockStoreImpl::abandon() {
   log_space_.notify_all();
   turn_.notify_all();
   pressure_.notify_all();
-  idle_tick_.notify();
+  // Not the idle sealer: woken, it would re-arm idle_timer_ and orphan the pending timer (which
+  // then fires after the store is gone). close() stops it; it never waits on the shelf.
 }
 
 BlockStoreStats BlockStoreImpl::stats() const {
@@ -169,10 +170,9 @@ Result<std::vector<DiskIndex>> BlockStoreImpl::placement(ContainerId container) 
 }
 
 std::optional<Error> BlockStoreImpl::failed() const {
-  if (abandoned_) return abandoned_;
   if (log_ && log_->fenced()) return *log_->fenced();
   if (destager_ && destager_->failed()) return *destager_->failed();
-  return std::nullopt;
+  return abandoned_;
 }
 
 std::optional<Error> BlockStoreImpl::fenced() const {

@@ -49,7 +49,8 @@ Task<Result<protocol::ShelfClient*>> ShelfLink::client() {
 }
 
 void ShelfLink::reset_if_broken(const Error& error) {
-  if (client_ == nullptr || !is_connection_error(error)) return;
+  // Abandoned: the client stays until close() (abandon()).
+  if (closed_ || client_ == nullptr || !is_connection_error(error)) return;
   if (!client_->rpc().broken() && error.code != Code::kTimeout) return;
   closing_.spawn(env_.executor(), close_client(std::move(client_)));
 }
@@ -60,7 +61,7 @@ Task<void> ShelfLink::close_client(std::unique_ptr<protocol::ShelfClient> client
 
 void ShelfLink::abandon() {
   closed_ = true;
-  if (client_ != nullptr) closing_.spawn(env_.executor(), close_client(std::move(client_)));
+  if (client_ != nullptr) client_->rpc().abort();
 }
 
 Task<void> ShelfLink::close() {

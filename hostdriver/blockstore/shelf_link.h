@@ -36,9 +36,10 @@ class ShelfLink final {
   void reset_if_broken(const Error& error);
   // Closes the connection; later client() calls fail. Idempotent.
   Task<void> close();
-  // Gives the shelf up now, from any callback: later client() calls fail, the connection closes
-  // in the background (its calls in flight fail), so every retry loop above stops at its next
-  // turn. close() must still be awaited.
+  // Gives the shelf up now, from any callback: later client() calls fail and the connection's
+  // calls in flight fail at once (RpcClient::abort), so every retry loop above stops at its next
+  // turn. The client object stays until close() (callers may hold its pointer across a wait),
+  // which must still be awaited.
   void abandon();
   bool closed() const { return closed_; }
 

@@ -20,9 +20,10 @@ std::string block_name(InodeId inode, uint64_t block_index, uint32_t block_size)
 
 Result<void> BlockStoreImpl::usable() const {
   if (closing_ || closed_) return make_error(Code::kUnavailable, "block store closed");
-  if (abandoned_) return *abandoned_;
+  // Fenced first: a fenced store that was also abandoned reports kStale (fenced() relies on it).
   if (log_ && log_->fenced()) return *log_->fenced();
   if (destager_ && destager_->failed()) return *destager_->failed();
+  if (abandoned_) return *abandoned_;
   return ok_result();
 }
 

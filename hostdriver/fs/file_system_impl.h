@@ -93,7 +93,11 @@ class FileSystemImpl final {
   Task<void> close();
   std::optional<Error> close_error() const { return close_error_; }
   void abandon() {
+    abandoned_ = true;
     if (store_ != nullptr) store_->abandon();
+    // The register calls of a checkpoint and of the lease watch, on their own connections.
+    if (registers_ != nullptr) registers_->rpc().abort();
+    if (lease_connection_ != nullptr) lease_connection_->rpc().abort();
   }
 
   // data_ops.cpp
@@ -204,6 +208,7 @@ class FileSystemImpl final {
   Env& env_;
   FsConfig config_;
   std::unique_ptr<protocol::ShelfClient> registers_;
+  std::unique_ptr<protocol::ShelfClient> lease_connection_;  // the lease watch's own
   uint64_t lease_epoch_ = 0;
   DataFigures figures_at_open_;  // the superblock's when open() read it
   uint64_t root_version_ = 0;
@@ -232,6 +237,7 @@ class FileSystemImpl final {
   bool closing_ = false;
   bool closed_ = false;
   std::optional<Error> close_error_;  // close() could not checkpoint
+  bool abandoned_ = false;            // abandon(): no new register connections
   FsStats stats_;
 };
 

@@ -24,6 +24,7 @@ Task<Result<protocol::ShelfClient*>> FileSystemImpl::registers() {
   // The connection breaks when the shelf restarts or the network resets it; the file system
   // outlives that (the block store reconnects its own), so connect again when needed.
   if (registers_ != nullptr && !registers_->rpc().broken()) co_return registers_.get();
+  if (abandoned_) co_return make_error(Code::kUnavailable, "gave up on the shelf");
   if (registers_ != nullptr) {
     co_await registers_->close();
     registers_.reset();

@@ -25,6 +25,7 @@ Task<Result<protocol::RegisterValueRep>> FileSystemImpl::read_register(
     connection.reset();
   }
   if (connection == nullptr) {
+    if (abandoned_) co_return make_error(Code::kUnavailable, "gave up on the shelf");
     auto connected = co_await protocol::ShelfClient::connect(env_, config_.store.shelf);
     if (!connected.ok()) co_return connected.error();
     connection = std::move(connected).value();
@@ -33,7 +34,7 @@ Task<Result<protocol::RegisterValueRep>> FileSystemImpl::read_register(
 }
 
 Task<void> FileSystemImpl::run_lease_watch() {
-  std::unique_ptr<protocol::ShelfClient> connection;
+  std::unique_ptr<protocol::ShelfClient>& connection = lease_connection_;
   while (!closing_ && !fenced_) {
     lease_timer_ = env_.clock.call_at(env_.clock.now() + config_.lease_check_interval,
                                       [this] { wake_lease_watch_.notify_all(); });
@@ -62,6 +63,7 @@ Task<void> FileSystemImpl::run_lease_watch() {
     ignore_result(usable(), "it logs fs.fenced once; every call now fails with fenced_");
   }
   if (connection != nullptr) co_await connection->close();
+  connection.reset();
 }
 
 }  // namespace splitarray::hostdriver::fs

@@ -40,7 +40,8 @@ class HostDriver final {
   const HostConfig& config() const { return config_; }
   Task<void> serve();
   void stop();
-  // kTimeout if it gave up on the shelf, or the file system's close_error(); idempotent.
+  // The file system's close_error() (naming the timeout if it gave up on the shelf), else ok;
+  // idempotent.
   Task<Result<void>> close();
 
   fs::FileSystem& file_system() { return *fs_; }
@@ -63,6 +64,7 @@ class HostDriver final {
   std::unique_ptr<status::StatusPublisher> publisher_;
   bool stopping_ = false;
   bool closed_ = false;
+  Result<void> close_result_ = ok_result();  // what close() returned (a second call repeats it)
 };
 
 }  // namespace splitarray::hostdriver::service

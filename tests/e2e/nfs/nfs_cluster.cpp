@@ -313,6 +313,11 @@ int NfsCluster::stop_shelf(int sig) {
   return status;
 }
 
+void NfsCluster::signal_shelf(int sig) {
+  REQUIRE(shelf_ != nullptr);
+  shelf_->signal(sig);
+}
+
 void NfsCluster::restart_shelf() {
   REQUIRE(shelf_ == nullptr);
   run_shelf();

@@ -70,6 +70,7 @@ class NfsCluster final {
   int stop_host(int sig);
   // The same for the netshelf, and starting it again on its state (no format).
   int stop_shelf(int sig);
+  void signal_shelf(int sig);  // SIGSTOP / SIGCONT: a shelf that hangs, then resumes
   void restart_shelf();
   bool host_running() const { return host_ != nullptr; }
 

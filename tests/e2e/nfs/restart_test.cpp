@@ -4,7 +4,7 @@
 // handles the client already has keep working (no new MNT or LOOKUP), every acknowledged write
 // reads back exact and every acknowledged create exists. The write verifier changes across a crash
 // (and only then may unstable data be lost), and READDIR cookies survive a restart. A stop while
-// the shelf is down ends after --close-timeout and loses nothing acknowledged.
+// the shelf is killed or hung ends after --close-timeout and loses nothing acknowledged.
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -372,14 +372,18 @@ TEST_CASE("e2e/nfs: READDIR cookies and handles stay valid across a hostdriver c
 }
 
 // A stop while the shelf is unreachable cannot write its final checkpoint. It must still end
-// (after --close-timeout), say so in its exit status and log, and lose nothing acknowledged: the
-// next start, once the shelf is back, replays the NVRAM log.
-TEST_CASE("e2e/nfs: SIGTERM with the shelf down stops after --close-timeout, nothing acked lost") {
+// (after --close-timeout, plus at most the status publisher's last write: 2 x its 5 s request
+// timeout when the shelf hangs), say so in its exit status and log, and lose nothing
+// acknowledged: the next start, once the shelf is back, replays the NVRAM log.
+// kill_shelf: SIGKILL (connections reset) and start it again; else SIGSTOP (connections hang,
+// every request waits for its deadline) and SIGCONT.
+void stop_with_shelf_unreachable(const std::string& name, bool kill_shelf) {
   constexpr int kCloseTimeoutS = 2;
   constexpr int kExitUncleanStop = 3;  // hostdriver/service/main.cpp
+  constexpr auto kStopBound = seconds(kCloseTimeoutS + 25);
   HostOptions options;
   options.close_timeout_s = kCloseTimeoutS;
-  Session s("shelf-down-stop", options);
+  Session s(name, options);
   const std::vector<uint8_t> synced = pattern(70, 0, 256 * 1024);
   const Fh synced_file = make_file(*s.nfs, s.root, "synced", synced);  // FILE_SYNC
   const std::vector<uint8_t> committed = pattern(71, 0, 64 * 1024);
@@ -387,17 +391,23 @@ TEST_CASE("e2e/nfs: SIGTERM with the shelf down stops after --close-timeout, not
   REQUIRE_OK(s.nfs->write(committed_file, 0, committed, UNSTABLE));
   REQUIRE_OK(s.nfs->commit(committed_file, 0, 0));
 
-  CHECK(s.cluster.stop_shelf(SIGKILL) == 128 + SIGKILL);
+  if (kill_shelf) {
+    CHECK(s.cluster.stop_shelf(SIGKILL) == 128 + SIGKILL);
+  } else {
+    s.cluster.signal_shelf(SIGSTOP);
+  }
   const auto asked = Clock::now();
-  CHECK(s.cluster.stop_host(SIGTERM) == kExitUncleanStop);
+  const int status = s.cluster.stop_host(SIGTERM);
   const auto took = Clock::now() - asked;
-  CHECK(took >= seconds(kCloseTimeoutS));      // it tried for the whole timeout ...
-  CHECK(took < seconds(kCloseTimeoutS + 30));  // ... and then stopped
+  if (!kill_shelf) s.cluster.signal_shelf(SIGCONT);
+  CHECK(status == kExitUncleanStop);
+  CHECK(took >= seconds(kCloseTimeoutS));  // it tried for the whole timeout ...
+  CHECK(took < kStopBound);                // ... and then stopped
   const std::string log = s.cluster.host_log();
   CHECK(log.find("ev=hostdriver.close_timed_out") != std::string::npos);
   CHECK(log.find("stopped without a final checkpoint") != std::string::npos);
 
-  s.cluster.restart_shelf();
+  if (kill_shelf) s.cluster.restart_shelf();
   s.cluster.start_host();
   auto nfs = s.cluster.client();
   const ReadRes synced_back = nfs->read(synced_file, 0, static_cast<uint32_t>(synced.size()));
@@ -408,6 +418,15 @@ TEST_CASE("e2e/nfs: SIGTERM with the shelf down stops after --close-timeout, not
   REQUIRE_OK(committed_back);
   CHECK(committed_back.data == committed);
   CHECK(s.cluster.stop_host(SIGTERM) == 0);  // with the shelf up, a stop is clean again
+}
+
+TEST_CASE(
+    "e2e/nfs: SIGTERM with the shelf killed stops after --close-timeout, nothing acked lost") {
+  stop_with_shelf_unreachable("shelf-killed-stop", true);
+}
+
+TEST_CASE("e2e/nfs: SIGTERM with the shelf hung stops after --close-timeout, nothing acked lost") {
+  stop_with_shelf_unreachable("shelf-hung-stop", false);
 }
 
 }  // namespace
