@@ -91,16 +91,23 @@ void RowRecorder::record(BenchClock::time_point sent, BenchClock::time_point don
 }
 
 RowResult RowRecorder::result() const {
+  if (latencies_ns_.empty()) fail("no message completed inside the measurement window");
+  return summarize_row(
+      latencies_ns_,
+      std::chrono::duration<double>(window_.measure_end - window_.measure_start).count(),
+      payload_bytes_);
+}
+
+RowResult summarize_row(std::vector<int64_t> latencies_ns, double seconds, size_t bytes_per_op) {
+  ASSERT(!latencies_ns.empty() && seconds > 0);
   RowResult r;
-  r.messages = latencies_ns_.size();
-  r.seconds = std::chrono::duration<double>(window_.measure_end - window_.measure_start).count();
-  if (r.messages == 0) fail("no message completed inside the measurement window");
+  r.messages = latencies_ns.size();
+  r.seconds = seconds;
   r.msgs_per_s = static_cast<double>(r.messages) / r.seconds;
-  r.mbps = r.msgs_per_s * static_cast<double>(payload_bytes_) / 1e6;
-  std::vector<int64_t> sorted = latencies_ns_;
-  std::sort(sorted.begin(), sorted.end());
-  r.p50_us = static_cast<double>(percentile(sorted, 50)) / 1e3;
-  r.p99_us = static_cast<double>(percentile(sorted, 99)) / 1e3;
+  r.mbps = r.msgs_per_s * static_cast<double>(bytes_per_op) / 1e6;
+  std::sort(latencies_ns.begin(), latencies_ns.end());
+  r.p50_us = static_cast<double>(percentile(latencies_ns, 50)) / 1e3;
+  r.p99_us = static_cast<double>(percentile(latencies_ns, 99)) / 1e3;
   return r;
 }
 

@@ -55,6 +55,10 @@ struct RowResult {
   double p99_us = 0;
 };
 
+// A row's figures from its latencies (nanoseconds, any order, not empty), the seconds its rate
+// is taken over, and the payload bytes each operation moved (p50/p99 by nearest rank).
+RowResult summarize_row(std::vector<int64_t> latencies_ns, double seconds, size_t bytes_per_op);
+
 // Collects the completions of one row (request sent -> verified reply) and summarizes them.
 class RowRecorder final {
  public:

@@ -46,27 +46,14 @@ class Recorder final {
 
   RowResult result(const std::string& row) const {
     if (latencies_ns_.empty()) fail(row + ": no operation completed inside the window");
-    RowResult r;
-    r.messages = latencies_ns_.size();
     const auto end = exhausted_ ? last_done_ : std::max(window_.measure_end, last_done_);
-    r.seconds = serial_ ? static_cast<double>(busy_ns_) / 1e9
-                        : std::chrono::duration<double>(end - window_.measure_start).count();
-    ASSERT(r.seconds > 0);
-    r.msgs_per_s = static_cast<double>(r.messages) / r.seconds;
-    r.mbps = r.msgs_per_s * static_cast<double>(bytes_per_op_) / 1e6;
-    std::vector<int64_t> sorted = latencies_ns_;
-    std::sort(sorted.begin(), sorted.end());
-    r.p50_us = static_cast<double>(nearest_rank(sorted, 50)) / 1e3;
-    r.p99_us = static_cast<double>(nearest_rank(sorted, 99)) / 1e3;
-    return r;
+    const double seconds = serial_
+                               ? static_cast<double>(busy_ns_) / 1e9
+                               : std::chrono::duration<double>(end - window_.measure_start).count();
+    return summarize_row(latencies_ns_, seconds, bytes_per_op_);
   }
 
  private:
-  static int64_t nearest_rank(const std::vector<int64_t>& sorted, size_t percent) {
-    const size_t rank = (sorted.size() * percent + 99) / 100;
-    return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
-  }
-
   const Window window_;
   const size_t bytes_per_op_;
   const bool serial_;
