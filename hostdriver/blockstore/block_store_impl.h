@@ -110,6 +110,9 @@ class BlockStoreImpl final {
   Task<void> wait_turn(uint64_t arrival);
   void finish_turn(uint64_t arrival);
   Task<Result<void>> read_block(InodeId inode, uint64_t block_index, std::span<uint8_t> out);
+  // Admission of a client record (a write's, or an fs op's): client records stay within
+  // kClientShareOfRing of the ring, so trimming can always make progress. Waits for room.
+  Task<Result<void>> wait_client_room(size_t record_bytes);
   // The references of blocks [first, last] from memory, and from the base for blocks memory
   // does not know (overlay mode). Blocks not listed are holes.
   Task<Result<std::vector<std::pair<uint64_t, BlockRef>>>> map_range(InodeId inode, uint64_t first,
@@ -139,6 +142,11 @@ class BlockStoreImpl final {
 
   // trimmer.cpp
   Task<void> run_trimmer();
+  // Asks the trimmer for a pass (one more, if it is in one now).
+  void request_trim();
+  // After a client record is queued: a pass once the ring passes kTrimStartShare, so a
+  // checkpoint that must cover records without chunks starts before writers run out of room.
+  void note_log_growth();
   // everything: trim all that may be trimmed (destage_all); else lazily (see trimmer.cpp).
   Task<Result<void>> trim_once(bool everything);
   // How many entries one relog batch may carry so that it fits the ring's free space.
@@ -177,6 +185,7 @@ class BlockStoreImpl final {
   std::optional<Error> abandoned_;  // abandon() ran: why every call fails
   TimerId idle_timer_ = 0;
   async::Notify idle_tick_;
+  bool trim_requested_ = false;  // request_trim() since the trimmer's last pass began
   BlockStoreStats stats_;
 };
 

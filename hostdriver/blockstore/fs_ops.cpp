@@ -14,17 +14,9 @@ Task<Result<void>> BlockStoreImpl::wait_op_room(size_t fs_op_bytes) {
     co_return make_error(Code::kInvalidArgument, "file-system operation too long");
   }
   const size_t bytes = kRecordHeaderBytes + fs_op_bytes;
-  // The same admission as a write's record (write_path.cpp apply): client records stay within
-  // their share of the ring, so trimming can always make progress.
-  while (true) {
-    CO_RETURN_IF_ERROR(usable());
-    if (log_->has_client_room(bytes)) break;
-    // The ring cannot drain while the shelf has no room for the containers behind it.
-    CO_RETURN_IF_ERROR(destager_->space());
-    ++stats_.log_busy_waits;
-    destager_->seal_open();
-    co_await log_->wait_changed();
-  }
+  CO_RETURN_IF_ERROR(usable());
+  // The same admission as a write's record (write_path.cpp apply).
+  CO_RETURN_IF_ERROR(co_await wait_client_room(bytes));
   co_return co_await log_->wait_for_room(bytes);
 }
 
@@ -37,6 +29,7 @@ Result<LogTicket> BlockStoreImpl::enqueue_op(std::vector<uint8_t> fs_op) {
   const uint64_t ticket = log_->enqueue(encode_record(record));
   note_fs_op(ticket);
   ++stats_.fs_ops_logged;
+  note_log_growth();
   return LogTicket{ticket};
 }
 
@@ -125,8 +118,7 @@ void BlockStoreImpl::fs_ops_covered(LogTicket through) {
   }
   if (maps_.overlay()) maps_.drop_through(through.value);  // the base holds them now
   log_pressure_ = false;
-  // Wake the trimmer: what it was held back from may be trimmable now.
-  destager_->progress().notify_all();
+  request_trim();  // what the trimmer was held back from may be trimmable now
 }
 
 void BlockStoreImpl::note_fs_op(uint64_t ticket) {

@@ -10,8 +10,11 @@
 //   (d) no record <= T holds an entry that only a record not yet durable replaced or erased
 //       (an acknowledged write overwritten by an unstable one): a crash may lose the newer record
 //       and replay then needs the older one.
-// The trimmer runs after each container becomes durable. A second loop seals a container that
-// has held chunks for seal_idle without new ones, so a quiet host's log still drains.
+// The trimmer runs after each container becomes durable, after each checkpoint, and when
+// writers ask (request_trim: the ring passed kTrimStartShare, or a writer waits for room).
+// Records without chunks (dedup hits, fs ops) make no container, so only the last two ever
+// trim them. A second loop seals a container that has held chunks for seal_idle without new
+// ones, so a quiet host's log still drains.
 #include <algorithm>
 
 #include "hostdriver/blockstore/block_store_impl.h"
@@ -90,9 +93,23 @@ Task<Result<void>> BlockStoreImpl::trim_once(bool everything) {
   co_return ok_result();
 }
 
+void BlockStoreImpl::request_trim() {
+  trim_requested_ = true;
+  destager_->progress().notify_all();  // the condition the trimmer waits on
+}
+
+void BlockStoreImpl::note_log_growth() {
+  // While log pressure is set a checkpoint is on its way, and its fs_ops_covered asks for the
+  // pass; asking per record meanwhile would only spin the trimmer.
+  if (trim_requested_ || log_pressure_) return;
+  const auto capacity = static_cast<double>(log_->capacity_bytes());
+  if (static_cast<double>(log_->untrimmed_bytes()) >= kTrimStartShare * capacity) request_trim();
+}
+
 Task<void> BlockStoreImpl::run_trimmer() {
   while (!closing_) {
     const uint64_t destaged_before = destager_->stats().containers_destaged;
+    trim_requested_ = false;
     auto trimmed = co_await trim_once(false);
     if (!trimmed.ok()) {
       if (usable().ok() && !closing_) {
@@ -106,7 +123,7 @@ Task<void> BlockStoreImpl::run_trimmer() {
     // A container that became durable while trim_once ran moved the trim limit, and its progress
     // notification found nobody waiting (Condition keeps no permit): go round again. Waiting
     // instead could wait forever: a writer blocked on ring space makes no new containers.
-    if (destager_->stats().containers_destaged != destaged_before) continue;
+    if (destager_->stats().containers_destaged != destaged_before || trim_requested_) continue;
     co_await destager_->progress().wait();
   }
   log_space_.notify_all();

@@ -38,6 +38,23 @@ void BlockStoreImpl::finish_turn(uint64_t arrival) {
   turn_.notify_all();
 }
 
+Task<Result<void>> BlockStoreImpl::wait_client_room(size_t record_bytes) {
+  while (!log_->has_client_room(record_bytes)) {
+    CO_RETURN_IF_ERROR(usable());
+    // The ring cannot drain while the shelf has no room for the containers behind it: refuse
+    // rather than wait for room that may never come.
+    CO_RETURN_IF_ERROR(destager_->space());
+    ++stats_.log_busy_waits;
+    destager_->seal_open();  // its records can only be trimmed once it is destaged
+    // Records without chunks (dedup hits, fs ops) never wait on a container: without this the
+    // trimmer would sleep until the next destage, and a ring full of them until the periodic
+    // checkpoint.
+    request_trim();
+    co_await log_->wait_changed();
+  }
+  co_return ok_result();
+}
+
 Task<Result<void>> BlockStoreImpl::read_block(InodeId inode, uint64_t block_index,
                                               std::span<uint8_t> out) {
   auto ref = co_await lookup_block(inode, block_index);
@@ -307,15 +324,7 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
       new_bytes += block.encoded.bytes.size();
     }
   }
-  while (!log_->has_client_room(std::min(record_bytes, log_->record_bytes_max()))) {
-    CO_RETURN_IF_ERROR(usable());
-    // The ring cannot drain while the shelf has no room for the containers behind it: refuse
-    // rather than wait for room that may never come.
-    CO_RETURN_IF_ERROR(destager_->space());
-    ++stats_.log_busy_waits;
-    destager_->seal_open();  // its records can only be trimmed once it is destaged
-    co_await log_->wait_changed();
-  }
+  CO_RETURN_IF_ERROR(co_await wait_client_room(std::min(record_bytes, log_->record_bytes_max())));
   CO_RETURN_IF_ERROR(co_await log_->wait_for_room(record_bytes));
   CO_RETURN_IF_ERROR(co_await destager_->wait_for_room(new_bytes));
   CO_RETURN_IF_ERROR(usable());
@@ -345,6 +354,7 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
     const uint64_t queued = log_->enqueue(encode_record(record));
     ASSERT(queued == ticket);
     destager_->logged(ticket);
+    note_log_growth();
     record = LogRecord{};
     record.inode = inode;
     part_bytes = kRecordHeaderBytes;

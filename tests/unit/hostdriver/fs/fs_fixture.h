@@ -102,10 +102,10 @@ class FsSession {
   FileSystem* current_ = nullptr;
 };
 
-// Runs body with a formatted datastore on a served shelf.
+// Runs body with a formatted datastore on a served shelf (of the given shape).
 template <class Body>
-void with_fs(Body body) {
-  Fixture f;
+void with_fs(Body body, blockstore::bs_test::ShelfShape shape = {}) {
+  Fixture f(shape);
   f.serve([&](Session& s) -> Task<void> {
     FsSession fs(s);
     co_await fs.format();
