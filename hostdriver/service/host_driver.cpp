@@ -1,6 +1,8 @@
 // hostdriver/service/host_driver.cpp
 #include "hostdriver/service/host_driver.h"
 
+#include <utility>
+
 #include "hostdriver/service/handle_key.h"
 #include "hostdriver/status/fs_figures.h"
 
@@ -123,24 +125,31 @@ Task<void> HostDriver::serve() {
 
 void HostDriver::stop() {
   stopping_ = true;
+  // From here: a call in flight that waits on an unreachable shelf must not hold the stop.
+  arm_close_deadline();
   if (publisher_ != nullptr) publisher_->publish_soon();
   if (server_ != nullptr) server_->stop();
+}
+
+void HostDriver::arm_close_deadline() {
+  if (close_deadline_ != 0 || gave_up_) return;
+  close_deadline_ = env_.clock.call_at(env_.clock.now() + config_.close_timeout, [this] {
+    close_deadline_ = 0;
+    gave_up_ = true;
+    env_.log.error("hostdriver.close_timed_out", {{"shelf", config_.fs.store.shelf.to_string()}});
+    fs_->abandon();
+  });
 }
 
 Task<Result<void>> HostDriver::close() {
   if (closed_) co_return close_result_;
   closed_ = true;
-  bool gave_up = false;
-  const TimerId deadline = env_.clock.call_at(env_.clock.now() + config_.close_timeout, [this,
-                                                                                         &gave_up] {
-    gave_up = true;
-    env_.log.error("hostdriver.close_timed_out", {{"shelf", config_.fs.store.shelf.to_string()}});
-    fs_->abandon();
-  });
+  arm_close_deadline();
   // The publisher's last snapshot reads the file system: stop it first.
   if (publisher_ != nullptr) co_await publisher_->stop();
   co_await fs_->close();
-  if (!gave_up) env_.clock.cancel(deadline);
+  if (close_deadline_ != 0) env_.clock.cancel(std::exchange(close_deadline_, 0));
+  const bool gave_up = gave_up_;
   // Judged by the checkpoint alone: one that landed before the deadline leaves nothing to replay
   // but the block store's log, which the next start replays anyway.
   if (std::optional<Error> error = fs_->close_error()) {

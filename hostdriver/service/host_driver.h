@@ -5,9 +5,10 @@
 //
 // Lifecycle: start() -> serve() (returns after stop()) -> close(). close() checkpoints and closes
 // the file system, so a restart replays nothing; a crash instead is recovered by the next open.
-// A close that cannot checkpoint within config.close_timeout (the shelf is unreachable) gives up
-// on the shelf and returns an error: what the shelf acknowledged is in its NVRAM, and the next
-// start replays it.
+// config.close_timeout runs from stop() (or close(), without a stop): it bounds the calls in
+// flight finishing as well as the closing checkpoint. When it passes (the shelf is unreachable)
+// the host gives up on the shelf, the calls still waiting on it fail, and close() returns an
+// error: what the shelf acknowledged is in its NVRAM, and the next start replays it.
 // While it runs, the host publishes its status (state, export, datastore figures, NFS counters)
 // to the shelf register hosts/<id>/status every 2 s, which `arrayctl status` shows.
 // Threading: the Env's event loop.
@@ -53,6 +54,8 @@ class HostDriver final {
   Result<void> bind(const nfs::HandleKey& key);
   void start_publishing();
   status::HostStatus snapshot() const;
+  // Arms the close_timeout timer once; when it fires, the file system abandons the shelf.
+  void arm_close_deadline();
 
   Env& env_;
   HostConfig config_;
@@ -64,6 +67,8 @@ class HostDriver final {
   std::unique_ptr<status::StatusPublisher> publisher_;
   bool stopping_ = false;
   bool closed_ = false;
+  TimerId close_deadline_ = 0;               // armed by arm_close_deadline(), until close() ends
+  bool gave_up_ = false;                     // close_deadline_ fired
   Result<void> close_result_ = ok_result();  // what close() returned (a second call repeats it)
 };
 

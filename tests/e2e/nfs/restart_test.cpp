@@ -376,7 +376,8 @@ TEST_CASE("e2e/nfs: READDIR cookies and handles stay valid across a hostdriver c
 // timeout when the shelf hangs), say so in its exit status and log, and lose nothing
 // acknowledged: the next start, once the shelf is back, replays the NVRAM log.
 // kill_shelf: SIGKILL (connections reset) and start it again; else SIGSTOP (connections hang,
-// every request waits for its deadline) and SIGCONT.
+// every request waits for its deadline) and SIGCONT. The timeout covers calls still in flight:
+// a FILE_SYNC WRITE sent after the shelf went away waits on it, and must not hold the stop.
 void stop_with_shelf_unreachable(const std::string& name, bool kill_shelf) {
   constexpr int kCloseTimeoutS = 2;
   constexpr int kExitUncleanStop = 3;  // hostdriver/service/main.cpp
@@ -390,16 +391,27 @@ void stop_with_shelf_unreachable(const std::string& name, bool kill_shelf) {
   const Fh committed_file = make_file(*s.nfs, s.root, "committed");
   REQUIRE_OK(s.nfs->write(committed_file, 0, committed, UNSTABLE));
   REQUIRE_OK(s.nfs->commit(committed_file, 0, 0));
+  const Fh in_flight_file = make_file(*s.nfs, s.root, "in-flight");
+  auto in_flight_client = s.cluster.client();
 
   if (kill_shelf) {
     CHECK(s.cluster.stop_shelf(SIGKILL) == 128 + SIGKILL);
   } else {
     s.cluster.signal_shelf(SIGSTOP);
   }
+  // Its reply never comes: the host driver cannot make it durable, and then stops.
+  std::atomic<bool> in_flight_acked = false;
+  std::jthread in_flight([&] {  // a jthread: joined also when a REQUIRE throws
+    const std::vector<uint8_t> data = pattern(72, 0, 64 * 1024);
+    in_flight_acked = in_flight_client->write(in_flight_file, 0, data, FILE_SYNC).ok();
+  });
+  pause_ms(300);  // the WRITE reaches the host driver and waits on the shelf
   const auto asked = Clock::now();
   const int status = s.cluster.stop_host(SIGTERM);
   const auto took = Clock::now() - asked;
+  in_flight.join();
   if (!kill_shelf) s.cluster.signal_shelf(SIGCONT);
+  CHECK_FALSE(in_flight_acked);
   CHECK(status == kExitUncleanStop);
   CHECK(took >= seconds(kCloseTimeoutS));  // it tried for the whole timeout ...
   CHECK(took < kStopBound);                // ... and then stopped
