@@ -144,8 +144,9 @@ class BlockStoreImpl final {
   Task<void> run_trimmer();
   // Asks the trimmer for a pass (one more, if it is in one now).
   void request_trim();
-  // After a client record is queued: a pass once the ring passes kTrimStartShare, so a
-  // checkpoint that must cover records without chunks starts before writers run out of room.
+  // After a client record is queued (over a base): once the ring passes kTrimStartShare, log
+  // pressure, so the checkpoint that must cover records without chunks starts before writers
+  // run out of room.
   void note_log_growth();
   // everything: trim all that may be trimmed (destage_all); else lazily (see trimmer.cpp).
   Task<Result<void>> trim_once(bool everything);

@@ -25,6 +25,8 @@ LogWriter::LogWriter(Env& env, ShelfLink& link, HostId host, Epoch epoch, uint64
 LogWriter::~LogWriter() { ASSERT_MSG(tasks_.live() == 0, "LogWriter destroyed running"); }
 
 void LogWriter::learn_capacity(uint64_t capacity_bytes) {
+  // Known from open on, so client admission (has_client_room) holds before the first append.
+  stats_.capacity_bytes = capacity_bytes;
   const uint64_t limit = std::min<uint64_t>(kShelfAppendBytesMax, capacity_bytes / 4);
   append_bytes_max_ = std::min<size_t>(kAppendBatchBytesMax, limit);
 }
@@ -110,13 +112,17 @@ Task<void> LogWriter::run() {
       co_await work_.wait();
       continue;
     }
-    // One batch: as many queued records as fit one append.
+    // One batch: as many queued records as fit one append, counted by the ring space they take
+    // (at least 512 bytes each), not by their bytes: 1,024 small records fit one append's bytes
+    // but take 512 KiB of ring, more than a small ring holds, and a batch the ring cannot hold
+    // is refused as busy however often it is sent. Footprint >= bytes, so the shelf's cap on an
+    // append's bytes holds too.
     size_t count = 0;
-    size_t bytes = 0;
+    size_t footprint = 0;
     while (count < queue_.size() && count < protocol::kNvramRecordsPerAppendDefault) {
-      const size_t next = queue_[count].bytes.size();
-      if (count > 0 && bytes + next > append_bytes_max_) break;
-      bytes += next;
+      const size_t next = ring_footprint(queue_[count].bytes.size());
+      if (count > 0 && footprint + next > append_bytes_max_) break;
+      footprint += next;
       ++count;
     }
     auto appended = co_await append_batch(count);

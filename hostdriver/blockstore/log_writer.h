@@ -48,7 +48,7 @@ struct LogWriterStats {
   uint64_t busy_waits = 0;
   uint64_t retries = 0;
   uint64_t used_bytes = 0;      // from the last append reply
-  uint64_t capacity_bytes = 0;  // from the last append reply
+  uint64_t capacity_bytes = 0;  // from open (learn_capacity), then from each append reply
 };
 
 class LogWriter final {

@@ -99,11 +99,23 @@ void BlockStoreImpl::request_trim() {
 }
 
 void BlockStoreImpl::note_log_growth() {
-  // While log pressure is set a checkpoint is on its way, and its fs_ops_covered asks for the
-  // pass; asking per record meanwhile would only spin the trimmer.
-  if (trim_requested_ || log_pressure_) return;
+  // Standalone (no base), only relog makes map entries durable, and destages already pace it.
+  if (log_pressure_ || !maps_.overlay()) return;
   const auto capacity = static_cast<double>(log_->capacity_bytes());
-  if (static_cast<double>(log_->untrimmed_bytes()) >= kTrimStartShare * capacity) request_trim();
+  if (static_cast<double>(log_->untrimmed_bytes()) < kTrimStartShare * capacity) return;
+  // Over a base, map entries and fs ops leave the log only through a checkpoint. Past the share
+  // at which the trimmer starts, ask for one now (as trim_once would), before writers run out
+  // of room; its fs_ops_covered then asks the trimmer for the pass. Only when they are what
+  // holds the oldest records: while those wait for their container, a checkpoint would free
+  // nothing, and checkpoints would follow each other back to back. (Set directly rather than
+  // by a trimmer pass per record, which would cost a scan of the ring each.)
+  const uint64_t limit = destager_->trim_limit();
+  const uint64_t trimmable =
+      std::min(limit == UINT64_MAX ? UINT64_MAX : limit - 1, log_->durable_ticket());
+  if (trimmable <= log_->trimmed_ticket()) return;
+  if (std::min(maps_.oldest_ticket(), oldest_uncovered_fs_op()) <= trimmable) {
+    set_log_pressure(true);
+  }
 }
 
 Task<void> BlockStoreImpl::run_trimmer() {
@@ -121,8 +133,9 @@ Task<void> BlockStoreImpl::run_trimmer() {
     }
     if (closing_ || destager_->failed() || log_->fenced()) break;
     // A container that became durable while trim_once ran moved the trim limit, and its progress
-    // notification found nobody waiting (Condition keeps no permit): go round again. Waiting
-    // instead could wait forever: a writer blocked on ring space makes no new containers.
+    // notification found nobody waiting (Condition keeps no permit): go round again, as for a
+    // request_trim() meanwhile. Waiting instead could wait forever: a writer blocked on ring
+    // space makes no new containers.
     if (destager_->stats().containers_destaged != destaged_before || trim_requested_) continue;
     co_await destager_->progress().wait();
   }

@@ -218,11 +218,15 @@ void FileSystemImpl::after_operation() {
 
 Task<void> FileSystemImpl::run_checkpointer() {
   while (!closing_ && !fenced_) {
-    checkpoint_timer_ = env_.clock.call_at(env_.clock.now() + config_.checkpoint_interval,
-                                           [this] { wake_checkpointer_.notify_all(); });
-    co_await wake_checkpointer_.wait();
-    env_.clock.cancel(checkpoint_timer_);
-    checkpoint_timer_ = 0;
+    // Log pressure raised while this loop was not waiting (a failed checkpoint's retry delay)
+    // woke nobody (run_pressure_watch waits for checkpoint_done_ meanwhile): look first.
+    if (!store_->log_pressure()) {
+      checkpoint_timer_ = env_.clock.call_at(env_.clock.now() + config_.checkpoint_interval,
+                                             [this] { wake_checkpointer_.notify_all(); });
+      co_await wake_checkpointer_.wait();
+      env_.clock.cancel(checkpoint_timer_);
+      checkpoint_timer_ = 0;
+    }
     if (closing_ || fenced_) break;
     if (dirty_bytes() == 0 && !store_->log_pressure()) continue;
     auto done = co_await checkpoint();

@@ -16,7 +16,10 @@ constexpr uint32_t kNfsProgram = 100003;
 HostDriver::HostDriver(Env& env, HostConfig config, std::unique_ptr<fs::FileSystem> fs)
     : env_(env), config_(std::move(config)), fs_(std::move(fs)) {}
 
-HostDriver::~HostDriver() { ASSERT_MSG(closed_, "HostDriver destroyed without close()"); }
+HostDriver::~HostDriver() {
+  ASSERT_MSG(closed_, "HostDriver destroyed without close()");
+  ASSERT_MSG(close_deadline_ == 0, "HostDriver destroyed with its close deadline armed");
+}
 
 Task<Result<std::unique_ptr<HostDriver>>> HostDriver::start(Env& env, HostConfig config,
                                                             nfs::HandleKey fresh_key) {
@@ -126,7 +129,8 @@ Task<void> HostDriver::serve() {
 void HostDriver::stop() {
   stopping_ = true;
   // From here: a call in flight that waits on an unreachable shelf must not hold the stop.
-  arm_close_deadline();
+  // (Once close() began it armed the deadline itself; after it ended, nothing may fire.)
+  if (!closed_) arm_close_deadline();
   if (publisher_ != nullptr) publisher_->publish_soon();
   if (server_ != nullptr) server_->stop();
 }

@@ -405,7 +405,7 @@ void stop_with_shelf_unreachable(const std::string& name, bool kill_shelf) {
     const std::vector<uint8_t> data = pattern(72, 0, 64 * 1024);
     in_flight_acked = in_flight_client->write(in_flight_file, 0, data, FILE_SYNC).ok();
   });
-  pause_ms(300);  // the WRITE reaches the host driver and waits on the shelf
+  pause_ms(1000);  // the WRITE reaches the host driver and waits on the shelf
   const auto asked = Clock::now();
   const int status = s.cluster.stop_host(SIGTERM);
   const auto took = Clock::now() - asked;
