@@ -53,7 +53,7 @@ BlockStoreImpl::BlockStoreImpl(Env& env, BlockStoreConfig config, BlockMapBase* 
       base_(base),
       write_verifier_(env.rng.next_u64()),
       link_(env, config_.shelf, config_.shelf_timeout),
-      workers_(std::max<size_t>(1, env.compute.threads()),
+      workers_(std::max<size_t>(1, env.compute.threads()) * kWorkersPerComputeThread,
                chunk::FingerprinterOptions{config_.fingerprint_truncate_bits},
                static_cast<int>(config_.geometry.data_fragments),
                static_cast<int>(config_.parity_fragments)),

@@ -1,9 +1,9 @@
 // hostdriver/blockstore/workers.h
-// Workers: the per-thread state CPU work needs (a Fingerprinter, a ChunkCodec and an
-// ErasureCode for reconstruction each own contexts that must not be shared between threads).
-// One Worker per compute thread plus one for work done inline on the event loop; a job takes a
-// worker before it is submitted and gives it back when it completes, so no two threads ever use
-// one worker. Threading: acquire/release on the event loop.
+// Workers: the state CPU work needs (a Fingerprinter, a ChunkCodec and an ErasureCode each own
+// contexts that must not be shared between threads). kWorkersPerComputeThread per compute thread
+// (block_store_impl.h says why several) plus one for work done inline on the event loop. A job
+// takes a worker before it is submitted and gives it back when it completes, so no two threads
+// ever use one worker at once. Threading: acquire/release on the event loop.
 #pragma once
 
 #include <memory>
