@@ -151,6 +151,8 @@ BlockStoreStats BlockStoreImpl::stats() const {
   s.containers_sealed = destager_->stats().containers_sealed;
   s.containers_destaged = destager_->stats().containers_destaged;
   s.stripes_written_degraded = destager_->stats().stripes_written_degraded;
+  s.fragment_write_retries = destager_->stats().fragment_write_retries;
+  s.fragments_reencoded = destager_->stats().fragments_reencoded;
   const ChunkReaderStats& r = reader_->stats();
   s.read_cache_hits = r.cache_hits;
   s.fragment_range_reads = r.range_reads;

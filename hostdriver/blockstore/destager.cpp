@@ -368,38 +368,78 @@ Task<Result<void>> Destager::destage(Container& c) {
   co_return ok_result();
 }
 
-Task<Result<void>> Destager::encode(Container& c) {
-  const uint32_t k = c.sealed.geometry.data_fragments;
-  const uint32_t fragment_bytes = c.sealed.geometry.fragment_payload_bytes;
-  c.fragments.assign(static_cast<size_t>(width_),
-                     std::vector<uint8_t>(protocol::kFragmentHeaderSize + fragment_bytes));
+namespace {
+
+// The k data and m parity fragments (identity header + payload) of a sealed container. Runs on a
+// compute thread: the copies and the code are the bulk of a container's CPU outside the pool's
+// hashing and compression, and the event loop has the network to serve.
+std::vector<std::vector<uint8_t>> build_stripe(const container::SealedContainer& sealed,
+                                               size_t width, ec::ErasureCode& erasure) {
+  const uint32_t k = sealed.geometry.data_fragments;
+  ASSERT(k < width);
+  const size_t fragment_bytes =
+      protocol::kFragmentHeaderSize + size_t{sealed.geometry.fragment_payload_bytes};
+  std::vector<std::vector<uint8_t>> fragments(width);
+  std::vector<std::span<const uint8_t>> data;
+  std::vector<std::span<uint8_t>> parity;
+  for (uint32_t i = 0; i < k; ++i) {
+    const std::span<const uint8_t> piece = sealed.fragment(i);
+    std::vector<uint8_t>& fragment = fragments[i];
+    // Room for the header, then the payload copied once: sizing the vector first would zero
+    // the megabyte the copy then overwrites.
+    fragment.reserve(fragment_bytes);
+    fragment.resize(protocol::kFragmentHeaderSize);
+    fragment.insert(fragment.end(), piece.begin(), piece.end());
+    ASSERT(fragment.size() == fragment_bytes);
+    data.push_back(std::span<const uint8_t>(fragment).subspan(protocol::kFragmentHeaderSize));
+  }
+  for (size_t i = k; i < width; ++i) {
+    fragments[i].resize(fragment_bytes);
+    parity.push_back(std::span<uint8_t>(fragments[i]).subspan(protocol::kFragmentHeaderSize));
+  }
+  erasure.encode(data, parity);
+  for (size_t i = 0; i < width; ++i) {
+    protocol::seal_fragment(
+        protocol::FragmentId{sealed.container, static_cast<uint8_t>(i), kFragmentGeneration},
+        fragments[i]);
+  }
+  return fragments;
+}
+
+}  // namespace
+
+Task<Result<std::vector<std::vector<uint8_t>>>> Destager::encode_stripe(const Container& c) {
   Worker* worker = co_await workers_.acquire();
-  auto work = [&c, worker, k, fragment_bytes, width = width_]() -> Result<void> {
-    std::vector<std::span<const uint8_t>> data;
-    std::vector<std::span<uint8_t>> parity;
-    for (uint32_t i = 0; i < k; ++i) {
-      std::span<const uint8_t> piece = c.sealed.fragment(i);
-      std::memcpy(c.fragments[i].data() + protocol::kFragmentHeaderSize, piece.data(),
-                  piece.size());
-      data.push_back(
-          std::span<const uint8_t>(c.fragments[i]).subspan(protocol::kFragmentHeaderSize));
-    }
-    for (int i = static_cast<int>(k); i < width; ++i) {
-      parity.push_back(std::span<uint8_t>(c.fragments[static_cast<size_t>(i)])
-                           .subspan(protocol::kFragmentHeaderSize));
-    }
-    worker->erasure.encode(data, parity);
-    for (int i = 0; i < width; ++i) {
-      protocol::seal_fragment(
-          protocol::FragmentId{c.sealed.container, static_cast<uint8_t>(i), kFragmentGeneration},
-          c.fragments[static_cast<size_t>(i)]);
-    }
-    ASSERT(c.fragments[0].size() == protocol::kFragmentHeaderSize + fragment_bytes);
-    return ok_result();
+  auto work = [&c, worker,
+               width = static_cast<size_t>(width_)]() -> Result<std::vector<std::vector<uint8_t>>> {
+    return build_stripe(c.sealed, width, worker->erasure);
   };
   auto encoded = co_await async::run_compute(env_.compute, std::move(work));
   workers_.release(worker);
   co_return encoded;
+}
+
+Task<Result<void>> Destager::encode(Container& c) {
+  auto fragments = co_await encode_stripe(c);
+  if (!fragments.ok()) co_return fragments.error();
+  c.fragments = std::move(fragments).value();
+  co_return ok_result();
+}
+
+Task<Result<std::vector<uint8_t>>> Destager::take_fragment(Container& c, int index) {
+  const auto slot = static_cast<size_t>(index);
+  ASSERT(slot < c.fragments.size());
+  if (!c.fragments[slot].empty()) {
+    std::vector<uint8_t> taken;
+    taken.swap(c.fragments[slot]);  // leaves an empty slot: "taken" (a fragment never is empty)
+    co_return taken;
+  }
+  // A retry: the first attempt's bytes went with its request. The stripe is deterministic, so
+  // encoding it again gives the same fragment (a few ms of CPU, only after a failure).
+  ++stats_.fragments_reencoded;
+  auto fragments = co_await encode_stripe(c);
+  if (!fragments.ok()) co_return fragments.error();
+  co_return std::move((*fragments)[slot]);
 }
 
 Task<Result<void>> Destager::write_fragments(Container& c, const std::vector<DiskIndex>& disks) {
@@ -472,13 +512,21 @@ Task<Result<void>> Destager::write_fragment(Container& c, int index, DiskIndex d
 Task<Result<void>> Destager::write_fragment_until_done(Container& c, int index, DiskIndex disk,
                                                        const protocol::FragmentIdValue& id,
                                                        bool* skipped, bool& without_space) {
-  const auto slot = static_cast<size_t>(index);
+  // Moved into the request, not copied: a fragment is a megabyte, ten per container.
+  std::vector<uint8_t> fragment;
   while (true) {
     if (stopping_) co_return make_error(Code::kUnavailable, "block store closing");
     if (log_->fenced()) co_return *log_->fenced();  // this store is done; a new one redoes it
     if (disk_failed_[disk]) {
       *skipped = true;
       co_return ok_result();
+    }
+    if (fragment.empty()) {
+      // Before taking the client: taking may wait (a retry encodes again), and the client must
+      // not be held across a wait (a broken link is reset, destroying it).
+      auto taken = co_await take_fragment(c, index);
+      if (!taken.ok()) co_return taken.error();
+      fragment = std::move(taken).value();
     }
     auto client = co_await link_.client();
     if (!client.ok()) {
@@ -487,7 +535,8 @@ Task<Result<void>> Destager::write_fragment_until_done(Container& c, int index, 
       continue;
     }
     auto written = co_await (*client)->fragment_write(config_.host, config_.epoch, disk, id,
-                                                      c.fragments[slot]);
+                                                      std::move(fragment));
+    fragment.clear();  // moved from: the next attempt takes it again
     if (written.ok()) co_return ok_result();
     const Error& error = written.error();
     if (error.code == Code::kStale) co_return error;

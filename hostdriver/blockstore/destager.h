@@ -60,6 +60,7 @@ struct DestagerStats {
   uint64_t containers_destaged = 0;
   uint64_t stripes_written_degraded = 0;
   uint64_t fragment_write_retries = 0;
+  uint64_t fragments_reencoded = 0;       // stripes encoded again to retry one of their fragments
   uint64_t fragment_writes_no_space = 0;  // fragment writes the shelf refused for lack of space
 };
 
@@ -120,7 +121,8 @@ class Destager final {
     bool awaiting_ticket = false;
     bool started = false;  // its stripe is being written
     bool durable = false;
-    std::vector<std::vector<uint8_t>> fragments;  // header + payload, k+m of them
+    // Header + payload, k+m of them, from encode() until each is moved into its first write.
+    std::vector<std::vector<uint8_t>> fragments;
   };
 
   Task<Result<void>> reserve_ids();
@@ -130,7 +132,13 @@ class Destager final {
   void open_new();
   Task<void> run();
   Task<Result<void>> destage(Container& c);
+  // The container's k+m fragments, built on the compute pool.
+  Task<Result<std::vector<std::vector<uint8_t>>>> encode_stripe(const Container& c);
+  // encode_stripe into c.fragments.
   Task<Result<void>> encode(Container& c);
+  // Fragment `index`, to be moved into its write request: taken from c.fragments on the first
+  // attempt, encoded again on a retry (the first attempt's bytes went with its request).
+  Task<Result<std::vector<uint8_t>>> take_fragment(Container& c, int index);
   Task<Result<void>> write_fragments(Container& c, const std::vector<DiskIndex>& disks);
   Task<Result<void>> write_fragment(Container& c, int index, DiskIndex disk, bool* skipped);
   // write_fragment's retry loop; sets without_space (and counts it) on the first kNoSpace.
