@@ -338,6 +338,9 @@ Task<Result<uint64_t>> BlockStoreImpl::apply(Change& change, std::vector<Pending
   LogRecord record;
   record.inode = inode;
   record.truncate_from_block = change.truncate_from;
+  // Sized once: growing them block by block was 5% of the event loop's time in unique ingest.
+  record.updates.reserve(blocks.size());
+  record.chunks.reserve(blocks.size());
   size_t part_bytes = kRecordHeaderBytes;
   uint64_t ticket = 0;
   auto flush_part = [&](bool last) {
