@@ -30,7 +30,7 @@ Result<Encoding> decode_encoding(uint8_t byte) {
   }
 }
 
-ChunkCodec::ChunkCodec() {
+ChunkCodec::ChunkCodec() : scratch_(std::make_unique_for_overwrite<uint8_t[]>(kBlockSizeMax)) {
   cctx_ = ZSTD_createCCtx();
   ASSERT_MSG(cctx_ != nullptr, "ZSTD_createCCtx failed");
   dctx_ = ZSTD_createDCtx();
@@ -68,11 +68,13 @@ EncodeResult ChunkCodec::compress_into(std::span<const uint8_t> block, std::span
 }
 
 EncodedChunk ChunkCodec::compress(std::span<const uint8_t> block) {
+  ASSERT(block.size() <= kBlockSizeMax);
+  const EncodeResult result =
+      compress_into(block, std::span<uint8_t>(scratch_.get(), block.size()));
   EncodedChunk chunk;
-  chunk.bytes.resize(block.size());
-  const EncodeResult result = compress_into(block, chunk.bytes);
   chunk.encoding = result.encoding;
-  chunk.bytes.resize(result.size_bytes);
+  chunk.bytes.assign(scratch_.get(), scratch_.get() + result.size_bytes);
+  ASSERT(chunk.bytes.size() == result.size_bytes);
   return chunk;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -85,6 +86,9 @@ class ChunkCodec final {
 
   ZSTD_CCtx_s* cctx_ = nullptr;  // owned: ZSTD_freeCCtx
   ZSTD_DCtx_s* dctx_ = nullptr;  // owned: ZSTD_freeDCtx
+  // compress() encodes here first, so each chunk's vector is allocated at its final size and
+  // never zero-filled (kBlockSizeMax bytes, not initialised).
+  std::unique_ptr<uint8_t[]> scratch_;
 };
 
 }  // namespace splitarray::hostdriver::chunk
