@@ -53,7 +53,8 @@ BlockStoreImpl::BlockStoreImpl(Env& env, BlockStoreConfig config, BlockMapBase* 
       base_(base),
       write_verifier_(env.rng.next_u64()),
       link_(env, config_.shelf, config_.shelf_timeout),
-      workers_(std::max<size_t>(1, env.compute.threads()) * kWorkersPerComputeThread,
+      workers_(std::min(kWorkersMax,
+                        std::max<size_t>(1, env.compute.threads()) * kWorkersPerComputeThread),
                chunk::FingerprinterOptions{config_.fingerprint_truncate_bits},
                static_cast<int>(config_.geometry.data_fragments),
                static_cast<int>(config_.parity_fragments)),
@@ -152,7 +153,7 @@ BlockStoreStats BlockStoreImpl::stats() const {
   s.containers_destaged = destager_->stats().containers_destaged;
   s.stripes_written_degraded = destager_->stats().stripes_written_degraded;
   s.fragment_write_retries = destager_->stats().fragment_write_retries;
-  s.fragments_reencoded = destager_->stats().fragments_reencoded;
+  s.fragments_rebuilt = destager_->stats().fragments_rebuilt;
   const ChunkReaderStats& r = reader_->stats();
   s.read_cache_hits = r.cache_hits;
   s.fragment_range_reads = r.range_reads;

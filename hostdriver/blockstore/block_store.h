@@ -165,7 +165,7 @@ struct BlockStoreStats {
   uint64_t containers_destaged = 0;
   uint64_t stripes_written_degraded = 0;  // some fragment's disk was failed at destage time
   uint64_t fragment_write_retries = 0;
-  uint64_t fragments_reencoded = 0;  // stripes encoded again for a retried fragment write
+  uint64_t fragments_rebuilt = 0;  // fragments built again for a retried write
   uint64_t reads = 0;
   uint64_t read_cache_hits = 0;
   uint64_t fragment_range_reads = 0;

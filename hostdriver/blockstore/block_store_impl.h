@@ -44,8 +44,10 @@ inline constexpr size_t kComputeJobBlocks = 32;
 // straight on. Measured with datapath_bench (2 threads, 8 writers): duplicate ingest 949-1,219
 // MB/s with 1 per thread, 1,253-1,427 with 2, 1,408-1,502 with 4, 1,596-1,777 with 8, 1,705-1,825
 // with 16; unique 127-166 -> 193-198 with 8. Cost: a job may queue behind up to this many others
-// per thread (FIFO), and each worker holds a zstd context (tens of KiB for 4 KiB blocks).
+// per thread (FIFO), and each worker holds its codec (~240 KiB with 4 KiB blocks, ~460 KiB with
+// 64 KiB ones, chunk_codec.h), so the count is capped for hosts with many cores.
 inline constexpr size_t kWorkersPerComputeThread = 8;
+inline constexpr size_t kWorkersMax = 64;
 // A write of at most this many blocks is fingerprinted and compressed on the event loop itself:
 // one 4 KiB block costs ~3 us to hash and ~15 us to compress, while a hop to the pool and back
 // costs two thread wake-ups (measured through NFS at queue depth 1 on a 2-core VM: 125 us in

@@ -2,7 +2,6 @@
 #include "hostdriver/blockstore/destager.h"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -370,58 +369,94 @@ Task<Result<void>> Destager::destage(Container& c) {
 
 namespace {
 
-// The k data and m parity fragments (identity header + payload) of a sealed container. Runs on a
-// compute thread: the copies and the code are the bulk of a container's CPU outside the pool's
-// hashing and compression, and the event loop has the network to serve.
-std::vector<std::vector<uint8_t>> build_stripe(const container::SealedContainer& sealed,
-                                               size_t width, ec::ErasureCode& erasure) {
+size_t fragment_bytes_of(const container::SealedContainer& sealed) {
+  return protocol::kFragmentHeaderSize + size_t{sealed.geometry.fragment_payload_bytes};
+}
+
+// Data fragment `index`: the identity header, then that slice of the sealed payload.
+std::vector<uint8_t> data_fragment(const container::SealedContainer& sealed, uint32_t index) {
+  ASSERT(index < sealed.geometry.data_fragments);
+  const std::span<const uint8_t> piece = sealed.fragment(index);
+  std::vector<uint8_t> fragment;
+  // Room for the header, then the payload copied once: sizing the vector first would zero the
+  // megabyte the copy then overwrites.
+  fragment.reserve(fragment_bytes_of(sealed));
+  fragment.resize(protocol::kFragmentHeaderSize);
+  fragment.insert(fragment.end(), piece.begin(), piece.end());
+  ASSERT(fragment.size() == fragment_bytes_of(sealed));
+  protocol::seal_fragment(
+      protocol::FragmentId{sealed.container, static_cast<uint8_t>(index), kFragmentGeneration},
+      fragment);
+  return fragment;
+}
+
+// The m parity fragments, coded straight from the sealed payload (no data fragment needed).
+std::vector<std::vector<uint8_t>> parity_fragments(const container::SealedContainer& sealed,
+                                                   size_t width, ec::ErasureCode& erasure) {
   const uint32_t k = sealed.geometry.data_fragments;
   ASSERT(k < width);
-  const size_t fragment_bytes =
-      protocol::kFragmentHeaderSize + size_t{sealed.geometry.fragment_payload_bytes};
-  std::vector<std::vector<uint8_t>> fragments(width);
   std::vector<std::span<const uint8_t>> data;
-  std::vector<std::span<uint8_t>> parity;
-  for (uint32_t i = 0; i < k; ++i) {
-    const std::span<const uint8_t> piece = sealed.fragment(i);
-    std::vector<uint8_t>& fragment = fragments[i];
-    // Room for the header, then the payload copied once: sizing the vector first would zero
-    // the megabyte the copy then overwrites.
-    fragment.reserve(fragment_bytes);
-    fragment.resize(protocol::kFragmentHeaderSize);
-    fragment.insert(fragment.end(), piece.begin(), piece.end());
-    ASSERT(fragment.size() == fragment_bytes);
-    data.push_back(std::span<const uint8_t>(fragment).subspan(protocol::kFragmentHeaderSize));
+  for (uint32_t i = 0; i < k; ++i) data.push_back(sealed.fragment(i));
+  std::vector<std::vector<uint8_t>> parity(width - k);
+  std::vector<std::span<uint8_t>> outputs;
+  for (std::vector<uint8_t>& fragment : parity) {
+    fragment.resize(fragment_bytes_of(sealed));
+    outputs.push_back(std::span<uint8_t>(fragment).subspan(protocol::kFragmentHeaderSize));
   }
-  for (size_t i = k; i < width; ++i) {
-    fragments[i].resize(fragment_bytes);
-    parity.push_back(std::span<uint8_t>(fragments[i]).subspan(protocol::kFragmentHeaderSize));
-  }
-  erasure.encode(data, parity);
-  for (size_t i = 0; i < width; ++i) {
+  erasure.encode(data, outputs);
+  for (size_t j = 0; j < parity.size(); ++j) {
     protocol::seal_fragment(
-        protocol::FragmentId{sealed.container, static_cast<uint8_t>(i), kFragmentGeneration},
-        fragments[i]);
+        protocol::FragmentId{sealed.container, static_cast<uint8_t>(k + j), kFragmentGeneration},
+        parity[j]);
   }
-  return fragments;
+  return parity;
+}
+
+// Every fragment of the stripe (`only` unset), or fragment `only` alone (a retry: a data
+// fragment is one copy; a parity fragment costs the code over the payload, not the whole stripe).
+// Runs on a compute thread: the copies and the code are the bulk of a container's CPU outside
+// hashing and compression, and the event loop has the network to serve.
+std::vector<std::vector<uint8_t>> build_fragments(const container::SealedContainer& sealed,
+                                                  size_t width, ec::ErasureCode& erasure,
+                                                  std::optional<size_t> only) {
+  const uint32_t k = sealed.geometry.data_fragments;
+  std::vector<std::vector<uint8_t>> out;
+  if (only) {
+    ASSERT(*only < width);
+    if (*only < k) {
+      out.push_back(data_fragment(sealed, static_cast<uint32_t>(*only)));
+    } else {
+      out.push_back(std::move(parity_fragments(sealed, width, erasure)[*only - k]));
+    }
+    return out;
+  }
+  for (uint32_t i = 0; i < k; ++i) out.push_back(data_fragment(sealed, i));
+  for (std::vector<uint8_t>& parity : parity_fragments(sealed, width, erasure)) {
+    out.push_back(std::move(parity));
+  }
+  ASSERT(out.size() == width);
+  return out;
 }
 
 }  // namespace
 
-Task<Result<std::vector<std::vector<uint8_t>>>> Destager::encode_stripe(const Container& c) {
+Task<Result<std::vector<std::vector<uint8_t>>>> Destager::build_on_pool(
+    const Container& c, std::optional<size_t> only) {
   Worker* worker = co_await workers_.acquire();
-  auto work = [&c, worker,
-               width = static_cast<size_t>(width_)]() -> Result<std::vector<std::vector<uint8_t>>> {
-    return build_stripe(c.sealed, width, worker->erasure);
+  auto work = [&c, worker, width = static_cast<size_t>(width_),
+               only]() -> Result<std::vector<std::vector<uint8_t>>> {
+    return build_fragments(c.sealed, width, worker->erasure, only);
   };
-  auto encoded = co_await async::run_compute(env_.compute, std::move(work));
+  auto built = co_await async::run_compute(env_.compute, std::move(work));
   workers_.release(worker);
-  co_return encoded;
+  co_return built;
 }
 
 Task<Result<void>> Destager::encode(Container& c) {
-  auto fragments = co_await encode_stripe(c);
+  ASSERT(c.fragments.empty());
+  auto fragments = co_await build_on_pool(c, std::nullopt);
   if (!fragments.ok()) co_return fragments.error();
+  ASSERT(fragments->size() == static_cast<size_t>(width_));
   c.fragments = std::move(fragments).value();
   co_return ok_result();
 }
@@ -434,12 +469,13 @@ Task<Result<std::vector<uint8_t>>> Destager::take_fragment(Container& c, int ind
     taken.swap(c.fragments[slot]);  // leaves an empty slot: "taken" (a fragment never is empty)
     co_return taken;
   }
-  // A retry: the first attempt's bytes went with its request. The stripe is deterministic, so
-  // encoding it again gives the same fragment (a few ms of CPU, only after a failure).
-  ++stats_.fragments_reencoded;
-  auto fragments = co_await encode_stripe(c);
-  if (!fragments.ok()) co_return fragments.error();
-  co_return std::move((*fragments)[slot]);
+  // A retry: the previous attempt's bytes went with its request. Sealing and the code are
+  // deterministic, so building the fragment again gives the same bytes.
+  auto rebuilt = co_await build_on_pool(c, slot);
+  if (!rebuilt.ok()) co_return rebuilt.error();
+  ASSERT(rebuilt->size() == 1);
+  ++stats_.fragments_rebuilt;
+  co_return std::move(rebuilt->front());
 }
 
 Task<Result<void>> Destager::write_fragments(Container& c, const std::vector<DiskIndex>& disks) {
@@ -522,12 +558,15 @@ Task<Result<void>> Destager::write_fragment_until_done(Container& c, int index, 
       co_return ok_result();
     }
     if (fragment.empty()) {
-      // Before taking the client: taking may wait (a retry encodes again), and the client must
-      // not be held across a wait (a broken link is reset, destroying it).
+      // Taken before the client, and the checks above run again after it: a rebuild waits, and
+      // a link reset meanwhile destroys the client a pointer would still name.
       auto taken = co_await take_fragment(c, index);
       if (!taken.ok()) co_return taken.error();
       fragment = std::move(taken).value();
+      continue;
     }
+    ASSERT(fragment.size() ==
+           protocol::kFragmentHeaderSize + size_t{c.sealed.geometry.fragment_payload_bytes});
     auto client = co_await link_.client();
     if (!client.ok()) {
       if (link_.closed()) co_return client.error();
@@ -550,21 +589,7 @@ Task<Result<void>> Destager::write_fragment_until_done(Container& c, int index, 
     }
     ++stats_.fragment_write_retries;
     if (error.code == Code::kNoSpace) {
-      ++stats_.fragment_writes_no_space;
-      if (!without_space) {
-        without_space = true;
-        ++writes_without_space_;
-        no_space_ =
-            make_error(Code::kNoSpace, "the shelf is out of space (disk " +
-                                           std::to_string(disk.value()) + ": " + error.message +
-                                           "); new data is refused until it has room again");
-        env_.log.warn(
-            "fragment write to disk " + std::to_string(disk.value()) +
-            " refused for lack of space; new data is refused, retrying: " + error.to_string());
-        // Writers waiting for room (here or for log space) re-check and get kNoSpace.
-        progress_.notify_all();
-        log_->wake_waiters();
-      }
+      note_no_space(disk, error, without_space);
       co_await sleep_for(env_.clock, kDestageRetryDelay);
       continue;
     }
@@ -584,6 +609,22 @@ Task<Result<void>> Destager::write_fragment_until_done(Container& c, int index, 
                   " failed, retrying: " + error.to_string());
     co_await sleep_for(env_.clock, kDestageRetryDelay);
   }
+}
+
+void Destager::note_no_space(DiskIndex disk, const Error& error, bool& without_space) {
+  ASSERT(error.code == Code::kNoSpace);
+  ++stats_.fragment_writes_no_space;
+  if (without_space) return;
+  without_space = true;
+  ++writes_without_space_;
+  no_space_ = make_error(Code::kNoSpace, "the shelf is out of space (disk " +
+                                             std::to_string(disk.value()) + ": " + error.message +
+                                             "); new data is refused until it has room again");
+  env_.log.warn("fragment write to disk " + std::to_string(disk.value()) +
+                " refused for lack of space; new data is refused, retrying: " + error.to_string());
+  // Writers waiting for room (here or for log space) re-check and get kNoSpace.
+  progress_.notify_all();
+  log_->wake_waiters();
 }
 
 Task<Result<void>> Destager::insert_index(const Container& c) {

@@ -60,7 +60,7 @@ struct DestagerStats {
   uint64_t containers_destaged = 0;
   uint64_t stripes_written_degraded = 0;
   uint64_t fragment_write_retries = 0;
-  uint64_t fragments_reencoded = 0;       // stripes encoded again to retry one of their fragments
+  uint64_t fragments_rebuilt = 0;  // built again for a retried write (its bytes went with the last)
   uint64_t fragment_writes_no_space = 0;  // fragment writes the shelf refused for lack of space
 };
 
@@ -132,12 +132,13 @@ class Destager final {
   void open_new();
   Task<void> run();
   Task<Result<void>> destage(Container& c);
-  // The container's k+m fragments, built on the compute pool.
-  Task<Result<std::vector<std::vector<uint8_t>>>> encode_stripe(const Container& c);
-  // encode_stripe into c.fragments.
+  // On the compute pool: the container's k+m fragments, or fragment `only` alone.
+  Task<Result<std::vector<std::vector<uint8_t>>>> build_on_pool(const Container& c,
+                                                                std::optional<size_t> only);
+  // All k+m fragments into c.fragments.
   Task<Result<void>> encode(Container& c);
   // Fragment `index`, to be moved into its write request: taken from c.fragments on the first
-  // attempt, encoded again on a retry (the first attempt's bytes went with its request).
+  // attempt, built again on a retry (the previous attempt's bytes went with its request).
   Task<Result<std::vector<uint8_t>>> take_fragment(Container& c, int index);
   Task<Result<void>> write_fragments(Container& c, const std::vector<DiskIndex>& disks);
   Task<Result<void>> write_fragment(Container& c, int index, DiskIndex disk, bool* skipped);
@@ -145,6 +146,9 @@ class Destager final {
   Task<Result<void>> write_fragment_until_done(Container& c, int index, DiskIndex disk,
                                                const protocol::FragmentIdValue& id, bool* skipped,
                                                bool& without_space);
+  // A fragment write refused for lack of space: counts it and, on its first kNoSpace, makes
+  // space() refuse new data and wakes every writer waiting for room.
+  void note_no_space(DiskIndex disk, const Error& error, bool& without_space);
   Task<Result<void>> insert_index(const Container& c);
   void fail(const Error& error);
 

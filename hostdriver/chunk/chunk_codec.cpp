@@ -68,13 +68,17 @@ EncodeResult ChunkCodec::compress_into(std::span<const uint8_t> block, std::span
 }
 
 EncodedChunk ChunkCodec::compress(std::span<const uint8_t> block) {
-  ASSERT(block.size() <= kBlockSizeMax);
   const EncodeResult result =
       compress_into(block, std::span<uint8_t>(scratch_.get(), block.size()));
+  ASSERT(result.size_bytes <= block.size());
+  ASSERT((result.encoding == Encoding::kRaw) == (result.size_bytes == block.size()));
   EncodedChunk chunk;
   chunk.encoding = result.encoding;
-  chunk.bytes.assign(scratch_.get(), scratch_.get() + result.size_bytes);
-  ASSERT(chunk.bytes.size() == result.size_bytes);
+  if (result.encoding == Encoding::kRaw) {
+    chunk.bytes.assign(block.begin(), block.end());
+  } else {
+    chunk.bytes.assign(scratch_.get(), scratch_.get() + result.size_bytes);
+  }
   return chunk;
 }
 

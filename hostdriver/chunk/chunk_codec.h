@@ -9,8 +9,9 @@
 //       breaks (1) is Code::kCorruption (bytes from disk or a peer), never a crash.
 //   (3) Frames carry no zstd checksum: the fingerprint of the decoded block is the end-to-end
 //       check (DESIGN.md §6 step 3), so a damaged frame that still decodes is caught there.
-// Threading: an instance owns one ZSTD_CCtx and one ZSTD_DCtx (~1 MiB together at level 1) and is
-// single-threaded state owned by one compute thread; make one per thread.
+// Threading: an instance owns one ZSTD_CCtx and one ZSTD_DCtx (measured with zstd 1.5.4 at level
+// 1: 72 KiB + 94 KiB after 4 KiB blocks, the CCtx 297 KiB after 64 KiB ones) and a 64 KiB scratch
+// buffer; it is single-threaded state: one user at a time (blockstore hands one to each job).
 #pragma once
 
 #include <cstddef>

@@ -345,7 +345,7 @@ class BlockStoreSim final {
       report_.opens += m.opens;
       report_.reopens += m.reopens;
       report_.containers_destaged += m.stats.containers_destaged;
-      report_.fragments_reencoded += m.stats.fragments_reencoded;
+      report_.fragments_rebuilt += m.stats.fragments_rebuilt;
       report_.dedup_hits += m.stats.dedup_hits;
       report_.degraded_reads += m.stats.degraded_reads;
       report_.repairs += m.stats.repairs;

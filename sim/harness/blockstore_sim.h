@@ -64,7 +64,7 @@ struct BlockStoreSimReport {
   uint64_t opens = 0;
   uint64_t reopens = 0;  // stores reopened after failing kReopenAfterFailures ops in a row
   uint64_t containers_destaged = 0;
-  uint64_t fragments_reencoded = 0;  // fragment write retries that encoded their stripe again
+  uint64_t fragments_rebuilt = 0;  // fragments built again for a retried write
   uint64_t dedup_hits = 0;
   uint64_t degraded_reads = 0;
   uint64_t repairs = 0;

@@ -78,7 +78,7 @@ void add_stats(BlockStoreStats& sum, const BlockStoreStats& s) {
   sum.containers_destaged += s.containers_destaged;
   sum.stripes_written_degraded += s.stripes_written_degraded;
   sum.fragment_write_retries += s.fragment_write_retries;
-  sum.fragments_reencoded += s.fragments_reencoded;
+  sum.fragments_rebuilt += s.fragments_rebuilt;
   sum.reads += s.reads;
   sum.degraded_reads += s.degraded_reads;
   sum.repairs += s.repairs;

@@ -59,7 +59,7 @@ TEST_CASE("sim/blockstore: safety seeds keep every acknowledged block") {
   uint64_t host_crashes = 0;
   uint64_t shelf_crashes = 0;
   uint64_t destaged = 0;
-  uint64_t reencoded = 0;
+  uint64_t rebuilt = 0;
   for (const uint64_t seed : seeds) {
     BlockStoreSimConfig config = short_run(seed);
     config.detection = false;
@@ -72,15 +72,15 @@ TEST_CASE("sim/blockstore: safety seeds keep every acknowledged block") {
     host_crashes += report.host_crashes;
     shelf_crashes += report.crashes;
     destaged += report.containers_destaged;
-    reencoded += report.fragments_reencoded;
+    rebuilt += report.fragments_rebuilt;
   }
   MESSAGE("host crashes " << host_crashes << ", shelf crashes " << shelf_crashes
-                          << ", containers destaged " << destaged << ", fragments encoded again "
-                          << reencoded);
+                          << ", containers destaged " << destaged << ", fragments built again "
+                          << rebuilt);
   CHECK(destaged > 0);  // the seed set really reaches erasure-coded containers
-  // ... and retries fragment writes whose first bytes went with a failed request: the check
-  // above read those containers back through a fresh store.
-  CHECK(reencoded > 0);
+  // ... and retries fragment writes whose bytes went with a failed request, building them again:
+  // the check above read those containers back through a fresh store.
+  CHECK(rebuilt > 0);
 }
 
 // Seeds that once failed with the default shape (3 hosts, 20 s): seed 1 deadlocked the trimmer
