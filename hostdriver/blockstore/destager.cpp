@@ -7,6 +7,7 @@
 
 #include "common/async/compute.h"
 #include "common/endian.h"
+#include "hostdriver/blockstore/stripe_fragments.h"
 #include "hostdriver/ec/placement.h"
 #include "protocol/fragment_header.h"
 
@@ -367,85 +368,14 @@ Task<Result<void>> Destager::destage(Container& c) {
   co_return ok_result();
 }
 
-namespace {
-
-size_t fragment_bytes_of(const container::SealedContainer& sealed) {
-  return protocol::kFragmentHeaderSize + size_t{sealed.geometry.fragment_payload_bytes};
-}
-
-// Data fragment `index`: the identity header, then that slice of the sealed payload.
-std::vector<uint8_t> data_fragment(const container::SealedContainer& sealed, uint32_t index) {
-  ASSERT(index < sealed.geometry.data_fragments);
-  const std::span<const uint8_t> piece = sealed.fragment(index);
-  std::vector<uint8_t> fragment;
-  // Room for the header, then the payload copied once: sizing the vector first would zero the
-  // megabyte the copy then overwrites.
-  fragment.reserve(fragment_bytes_of(sealed));
-  fragment.resize(protocol::kFragmentHeaderSize);
-  fragment.insert(fragment.end(), piece.begin(), piece.end());
-  ASSERT(fragment.size() == fragment_bytes_of(sealed));
-  protocol::seal_fragment(
-      protocol::FragmentId{sealed.container, static_cast<uint8_t>(index), kFragmentGeneration},
-      fragment);
-  return fragment;
-}
-
-// The m parity fragments, coded straight from the sealed payload (no data fragment needed).
-std::vector<std::vector<uint8_t>> parity_fragments(const container::SealedContainer& sealed,
-                                                   size_t width, ec::ErasureCode& erasure) {
-  const uint32_t k = sealed.geometry.data_fragments;
-  ASSERT(k < width);
-  std::vector<std::span<const uint8_t>> data;
-  for (uint32_t i = 0; i < k; ++i) data.push_back(sealed.fragment(i));
-  std::vector<std::vector<uint8_t>> parity(width - k);
-  std::vector<std::span<uint8_t>> outputs;
-  for (std::vector<uint8_t>& fragment : parity) {
-    fragment.resize(fragment_bytes_of(sealed));
-    outputs.push_back(std::span<uint8_t>(fragment).subspan(protocol::kFragmentHeaderSize));
-  }
-  erasure.encode(data, outputs);
-  for (size_t j = 0; j < parity.size(); ++j) {
-    protocol::seal_fragment(
-        protocol::FragmentId{sealed.container, static_cast<uint8_t>(k + j), kFragmentGeneration},
-        parity[j]);
-  }
-  return parity;
-}
-
-// Every fragment of the stripe (`only` unset), or fragment `only` alone (a retry: a data
-// fragment is one copy; a parity fragment costs the code over the payload, not the whole stripe).
-// Runs on a compute thread: the copies and the code are the bulk of a container's CPU outside
-// hashing and compression, and the event loop has the network to serve.
-std::vector<std::vector<uint8_t>> build_fragments(const container::SealedContainer& sealed,
-                                                  size_t width, ec::ErasureCode& erasure,
-                                                  std::optional<size_t> only) {
-  const uint32_t k = sealed.geometry.data_fragments;
-  std::vector<std::vector<uint8_t>> out;
-  if (only) {
-    ASSERT(*only < width);
-    if (*only < k) {
-      out.push_back(data_fragment(sealed, static_cast<uint32_t>(*only)));
-    } else {
-      out.push_back(std::move(parity_fragments(sealed, width, erasure)[*only - k]));
-    }
-    return out;
-  }
-  for (uint32_t i = 0; i < k; ++i) out.push_back(data_fragment(sealed, i));
-  for (std::vector<uint8_t>& parity : parity_fragments(sealed, width, erasure)) {
-    out.push_back(std::move(parity));
-  }
-  ASSERT(out.size() == width);
-  return out;
-}
-
-}  // namespace
-
+// On a compute thread: the copies and the code are the bulk of a container's CPU outside hashing
+// and compression, and the event loop has the network to serve.
 Task<Result<std::vector<std::vector<uint8_t>>>> Destager::build_on_pool(
     const Container& c, std::optional<size_t> only) {
   Worker* worker = co_await workers_.acquire();
   auto work = [&c, worker, width = static_cast<size_t>(width_),
                only]() -> Result<std::vector<std::vector<uint8_t>>> {
-    return build_fragments(c.sealed, width, worker->erasure, only);
+    return build_fragments(c.sealed, width, worker->erasure, kFragmentGeneration, only);
   };
   auto built = co_await async::run_compute(env_.compute, std::move(work));
   workers_.release(worker);
