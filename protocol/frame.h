@@ -91,6 +91,10 @@ struct Frame {
   std::span<const uint8_t> body_bytes() const {
     return {reinterpret_cast<const uint8_t*>(body.begin()), body.size() * sizeof(capnp::word)};
   }
+  // Bytes this frame takes on the wire: header, body and payload.
+  size_t wire_bytes() const {
+    return kFrameHeaderSize + body.size() * sizeof(capnp::word) + payload.size();
+  }
 };
 
 // Sets lengths and data CRC from body and payload.

@@ -5,12 +5,12 @@
 //
 // Checks, in order, before anything is trusted: header (magic, header CRC, version, type, flags,
 // lengths within `limits`: only then is the frame allocated), data CRC, capnp segment table.
-// Invariants: 0 <= begin_ <= end_ <= buffer_.size(); bytes [begin_, end_) are received but not
-// yet consumed, and always start at a frame boundary or inside the frame being read.
+// Invariant: the buffered bytes always start at a frame boundary or inside the frame being read.
 #pragma once
 
 #include <vector>
 
+#include "common/buffered_input.h"
 #include "common/env.h"
 #include "protocol/frame.h"
 
@@ -40,17 +40,9 @@ class FrameReader final {
   Task<Result<Frame>> next();
 
  private:
-  size_t buffered() const { return end_ - begin_; }
-  // Receives until at least `bytes` (<= buffer size) are buffered.
-  Task<Result<void>> fill(size_t bytes);
-  // Moves buffered bytes into `out`, receiving the rest (directly into `out` when large).
-  Task<Result<void>> read_into(std::span<uint8_t> out);
-
   Stream& stream_;
   const FrameReadOptions options_;
-  std::vector<uint8_t> buffer_;
-  size_t begin_ = 0;
-  size_t end_ = 0;
+  BufferedInput input_;
 };
 
 }  // namespace splitarray::protocol

@@ -19,15 +19,30 @@ Result<void> FrameWriter::send(Frame frame) {
   return ok_result();
 }
 
+void FrameWriter::take_batch(std::vector<Frame>& batch) {
+  ASSERT(batch.empty());
+  ASSERT(!queue_.empty());
+  size_t bytes = 0;
+  // The first frame always goes, however large; later ones only while the batch stays small.
+  do {
+    bytes += queue_.front().wire_bytes();
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  } while (!queue_.empty() && batch.size() < kWriteBatchFramesMax &&
+           bytes + queue_.front().wire_bytes() <= kWriteBatchBytesMax);
+}
+
 Task<Result<void>> FrameWriter::run() {
+  std::vector<Frame> batch;
+  batch.reserve(kWriteBatchFramesMax);
   for (;;) {
     while (queue_.empty()) {
       if (closing_) co_return ok_result();
       co_await wake_.wait();
     }
-    Frame frame = std::move(queue_.front());
-    queue_.pop_front();
-    Result<void> written = co_await write_frame(stream_, frame);
+    take_batch(batch);
+    Result<void> written = co_await write_frames(stream_, batch);
+    batch.clear();
     if (!written.ok()) {
       broken_ = true;
       queue_.clear();

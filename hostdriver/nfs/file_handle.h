@@ -17,8 +17,11 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
+
+#include <openssl/types.h>
 
 #include "common/result.h"
 
@@ -39,9 +42,11 @@ struct FileHandle {
   friend bool operator==(const FileHandle&, const FileHandle&) = default;
 };
 
+// Copies share one keyed MAC state, which is never modified after construction (each MAC works
+// on a duplicate of it), so a copy is cheap and codecs may be used from any thread.
 class HandleCodec final {
  public:
-  explicit HandleCodec(const HandleKey& key) : key_(key) {}
+  explicit HandleCodec(const HandleKey& key);
 
   std::vector<uint8_t> encode(const FileHandle& handle) const;
   // kInvalidArgument for a handle of the wrong size or version or with a bad MAC
@@ -49,7 +54,13 @@ class HandleCodec final {
   Result<FileHandle> decode(std::span<const uint8_t> bytes) const;
 
  private:
-  HandleKey key_;
+  // HMAC-SHA256 of the handle's sealed bytes, first kMacBytes into `out`.
+  void mac_of(const uint8_t* sealed, uint8_t* out) const;
+
+  // HMAC-SHA256 initialised with the key. Why keep it: the one-shot HMAC() fetches the
+  // algorithm and hashes the key's pads on every call, ~6% of the event loop at NFS queue
+  // depth 16 (every call decodes at least one handle); a duplicate of a keyed state skips both.
+  std::shared_ptr<const EVP_MAC_CTX> keyed_;
 };
 
 }  // namespace splitarray::hostdriver::nfs

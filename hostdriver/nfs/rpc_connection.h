@@ -12,6 +12,7 @@
 #include "common/async/condition.h"
 #include "common/async/notify.h"
 #include "common/async/task_group.h"
+#include "common/buffered_input.h"
 #include "hostdriver/nfs/onc_rpc_server.h"
 #include "hostdriver/nfs/record_marking.h"
 #include "hostdriver/nfs/rpc_message.h"
@@ -39,12 +40,15 @@ class RpcConnection final {
   Task<void> execute(std::vector<uint8_t> record, CallHeader header, size_t args_at,
                      RpcProgram& program, std::optional<DrcKey> drc_key);
   void send(std::vector<uint8_t> reply);
+  // Moves the next replies to write from outbox_ (not empty) into `batch` (empty).
+  void take_batch(std::vector<std::vector<uint8_t>>& batch);
   Task<void> write_loop();
 
   OncRpcServer& server_;
   const uint64_t id_;
   const Address peer_;
   std::unique_ptr<Stream> stream_;
+  BufferedInput input_;  // reads stream_: pipelined calls arrive with one receive
   RecordAssembler assembler_;
   size_t inflight_ = 0;
   async::Condition slot_freed_;
