@@ -1,6 +1,7 @@
 // common/buffered_input.cpp
 #include "common/buffered_input.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/assert.h"
@@ -23,6 +24,7 @@ Task<Result<void>> BufferedInput::fill(size_t bytes) {
   while (buffered() < bytes) {
     CO_ASSIGN_OR_RETURN(const size_t received,
                         co_await stream_.read_some(std::span<uint8_t>(buffer_).subspan(end_)));
+    ASSERT(received > 0);  // Stream::read_some reads at least one byte or fails
     end_ += received;
     ASSERT(end_ <= buffer_.size());
   }

@@ -12,7 +12,7 @@ constexpr size_t kErrorMessageMaxBytes = 1024;
 
 Result<void> FrameWriter::send(Frame frame) {
   if (closing_ || broken_) return make_error(Code::kUnavailable, "connection closing");
-  if (queue_.size() >= queue_max_) return make_error(Code::kBusy, "send queue full");
+  if (queued() >= queue_max_) return make_error(Code::kBusy, "send queue full");
   ASSERT(frame.header.body_bytes == frame.body.size() * sizeof(capnp::word));
   queue_.push_back(std::move(frame));
   wake_.notify();
@@ -41,7 +41,9 @@ Task<Result<void>> FrameWriter::run() {
       co_await wake_.wait();
     }
     take_batch(batch);
+    writing_ = batch.size();
     Result<void> written = co_await write_frames(stream_, batch);
+    writing_ = 0;
     batch.clear();
     if (!written.ok()) {
       broken_ = true;

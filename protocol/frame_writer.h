@@ -35,7 +35,8 @@ class FrameWriter final {
   Task<Result<void>> run();
   // Finish writing what is queued, then let run() return.
   void close();
-  size_t queued() const { return queue_.size(); }
+  // Frames queued or being written (the batch in progress counts until its write completes).
+  size_t queued() const { return queue_.size() + writing_; }
   bool broken() const { return broken_; }
 
  private:
@@ -45,6 +46,7 @@ class FrameWriter final {
   Stream& stream_;
   const size_t queue_max_;
   std::deque<Frame> queue_;
+  size_t writing_ = 0;  // frames in the write in progress
   async::Notify wake_;
   bool closing_ = false;
   bool broken_ = false;

@@ -49,6 +49,7 @@ HandleCodec::HandleCodec(const HandleKey& key) {
 }
 
 void HandleCodec::mac_of(const uint8_t* sealed, uint8_t* out) const {
+  ASSERT(keyed_ != nullptr);  // not a moved-from codec
   const MacCtxPtr ctx(EVP_MAC_CTX_dup(keyed_.get()));
   ASSERT_MSG(ctx != nullptr, "HMAC context copy failed");
   uint8_t digest[EVP_MAX_MD_SIZE];

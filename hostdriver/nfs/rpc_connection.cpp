@@ -63,6 +63,7 @@ Task<void> RpcConnection::read_loop() {
     while (inflight_ >= server_.options_.inflight_per_connection_max) {
       co_await slot_freed_.wait();
     }
+    if (read_stopped_) co_return;
     Result<void> record = co_await read_record();
     if (!record.ok()) {
       if (record.code() == Code::kProtocol || record.code() == Code::kTimeout) {
@@ -73,6 +74,7 @@ Task<void> RpcConnection::read_loop() {
       }
       co_return;
     }
+    if (read_stopped_) co_return;  // stopped while this record was read
     std::vector<uint8_t> bytes = std::move(assembler_.record());
     assembler_.reset();
     if (!dispatch(std::move(bytes))) {
@@ -111,12 +113,15 @@ Task<Result<void>> RpcConnection::read_record() {
   bool stall_fired = false;
   TimerId stall_timer = 0;
   for (;;) {
-    Result<uint32_t> length = assembler_.begin_fragment(parse_fragment_header(mark));
+    const FragmentHeader fragment = parse_fragment_header(mark);
+    Result<uint32_t> length = assembler_.begin_fragment(fragment);
     if (!length.ok()) {
       if (stall_timer != 0) clock.cancel(stall_timer);
       co_return std::move(length).take_error();
     }
-    if (stall_timer == 0 && input_.buffered() < size_t{*length} + kRecordHeaderBytes) {
+    // Bytes still to read before the record is complete or the next header is known.
+    const size_t needed = size_t{*length} + (fragment.last ? 0 : kRecordHeaderBytes);
+    if (stall_timer == 0 && input_.buffered() < needed) {
       stall_timer = arm_read_timer(server_.options_.partial_record_timeout, stall_fired);
     }
     got = co_await input_.read_exact(assembler_.fragment_space());
@@ -261,11 +266,14 @@ Task<void> RpcConnection::write_loop() {
     }
     take_batch(batch);
     buffers.assign(batch.begin(), batch.end());
+    const size_t replies = batch.size();
     Result<void> written = co_await stream_->write_all(buffers);
+    buffers.clear();
     batch.clear();
     if (!written.ok()) {
       write_failed_ = true;
-      server_.stats_.replies_dropped += buffers.size() + outbox_.size();
+      read_stopped_ = true;
+      server_.stats_.replies_dropped += replies + outbox_.size();
       outbox_.clear();
       stream_->close();  // the peer is gone: wake the read loop
     }

@@ -27,7 +27,11 @@ class RpcConnection final {
 
   Task<void> run();
   // Graceful: stop reading; executing calls finish and reply.
-  void stop() { stream_->shutdown_read(); }
+  // Records already in the receive buffer are not dispatched either.
+  void stop() {
+    read_stopped_ = true;
+    stream_->shutdown_read();
+  }
 
  private:
   Task<void> read_loop();
@@ -57,6 +61,9 @@ class RpcConnection final {
   std::deque<std::vector<uint8_t>> outbox_;  // <= inflight max + immediate replies in flight
   async::Notify outbox_ready_;
   bool closing_ = false;
+  // Set by stop() and by a failed write: no further record is dispatched, even one already
+  // buffered (shutdown_read() stops the stream, not input_'s buffer).
+  bool read_stopped_ = false;
   bool write_failed_ = false;
 };
 

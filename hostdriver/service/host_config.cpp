@@ -63,6 +63,10 @@ Result<void> parse_option(HostConfig& config, std::string_view option, std::stri
       return bad();
     }
     config.close_timeout = std::chrono::seconds(seconds);
+  } else if (option == "--read-cache-mib") {
+    uint64_t mib = 0;
+    if (!parse_number(value, mib) || mib > kReadCacheMibMax) return bad();
+    store.read_cache_bytes = mib * kMiB;
   } else if (option == "--block-size") {
     if (!parse_number(value, store.block_size)) return bad();
   } else if (option == "--data-fragments") {
@@ -81,6 +85,7 @@ Result<void> parse_option(HostConfig& config, std::string_view option, std::stri
 
 Result<HostConfig> parse_host_config(int argc, const char* const* argv) {
   HostConfig config;
+  config.fs.store.read_cache_bytes = kReadCacheMibDefault * kMiB;
   config.exported.clients = {nfs::ClientNetwork::parse("127.0.0.1").value()};
   bool shelf = false;
   for (int i = 1; i < argc; ++i) {
@@ -110,7 +115,7 @@ std::string host_usage() {
   return "usage: hostdriver --shelf HOST:PORT [--datastore NAME] [--host-id N]\n"
          "         [--listen ADDR] [--nfs-port N] [--mount-port N] [--portmap-port N]\n"
          "         [--export PATH] [--clients NET[,NET...]] [--no-root-squash] [--read-only]\n"
-         "         [--close-timeout SECONDS (default 30)]\n"
+         "         [--close-timeout SECONDS (default 30)] [--read-cache-mib N (default 1024)]\n"
          "         [--block-size B] [--data-fragments K] [--parity-fragments M] "
          "[--fragment-bytes F]\n";
 }

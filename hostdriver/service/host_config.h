@@ -3,7 +3,7 @@
 //   hostdriver --shelf HOST:PORT [--datastore NAME] [--host-id N]
 //              [--listen ADDR] [--nfs-port N] [--mount-port N] [--portmap-port N]
 //              [--export PATH] [--clients NET[,NET...]] [--no-root-squash] [--read-only]
-//              [--close-timeout SECONDS]
+//              [--close-timeout SECONDS] [--read-cache-mib N]
 //              [geometry: --block-size B --data-fragments K --parity-fragments M
 //                         --fragment-bytes F]
 // Defaults serve the datastore "default" as /default on 127.0.0.1 (NFS 20490, MOUNT 20048, no
@@ -25,6 +25,13 @@ inline constexpr uint16_t kMountPortDefault = 20048;
 // unreachable shelf would otherwise hold the stop forever); acknowledged writes stay safe.
 inline constexpr Duration kCloseTimeoutDefault = std::chrono::seconds(30);
 inline constexpr int64_t kCloseTimeoutSecondsMax = 3600;
+// Host memory for decoded blocks (blockstore/read_cache.h), filled by reads and by writes of new
+// blocks. The block store's own default (64 MiB) suits tests and the simulator; a host driver
+// serving virtual machines gets 1 GiB, so a working set of that size is read from host memory
+// rather than from the shelf (the role DESIGN.md gives the host's flash cache, which does not
+// exist yet). Its pages are committed only as it fills.
+inline constexpr uint64_t kReadCacheMibDefault = 1024;
+inline constexpr uint64_t kReadCacheMibMax = 256 * 1024;
 
 struct HostConfig {
   fs::FsConfig fs;  // shelf address, datastore, host id, geometry

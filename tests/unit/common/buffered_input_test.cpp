@@ -22,6 +22,7 @@ class ScriptedStream final : public Stream {
       : segments_(std::move(segments)) {}
 
   Task<Result<size_t>> read_some(std::span<uint8_t> out) override {
+    REQUIRE_FALSE(out.empty());  // the Stream contract
     ++receives;
     co_return take(out);
   }
@@ -87,31 +88,30 @@ TEST_CASE("common/buffered_input: messages sent together arrive with one receive
   CHECK(stream.exact_reads == 0);
 }
 
-TEST_CASE("common/buffered_input: a message cut across receives and the buffer's end") {
-  // Segments of 70, 70 and 60 bytes into a 64-byte buffer, read as 50 + 50 + 100 bytes: the
-  // second message starts in one receive and ends in the next; fill() compacts before receiving.
+TEST_CASE("common/buffered_input: a message cut across receives, then a large read") {
+  // Segments of 30, 30 and 140 bytes into a 64-byte buffer. Reads of 20 and 25 bytes: the second
+  // starts in the first receive and ends in the second (the partly-buffered path). Then 155 bytes:
+  // 15 come from the buffer, the remaining 140 (>= half the buffer) straight from the stream.
   const std::vector<uint8_t> all = counting_bytes(200, 3);
   std::deque<std::vector<uint8_t>> segments;
-  segments.emplace_back(all.begin(), all.begin() + 70);
-  segments.emplace_back(all.begin() + 70, all.begin() + 140);
-  segments.emplace_back(all.begin() + 140, all.end());
+  segments.emplace_back(all.begin(), all.begin() + 30);
+  segments.emplace_back(all.begin() + 30, all.begin() + 60);
+  segments.emplace_back(all.begin() + 60, all.end());
   ScriptedStream stream(std::move(segments));
   BufferedInput input(stream, 64);
   asio::io_context io;
   run_task(io, [&]() -> Task<void> {
     std::vector<uint8_t> got;
-    for (size_t size : {size_t{20}, size_t{30}, size_t{12}}) {
-      REQUIRE((co_await input.fill(size)).ok());
+    for (size_t size : {size_t{20}, size_t{25}, size_t{155}}) {
       std::vector<uint8_t> part(size);
       REQUIRE((co_await input.read_exact(part)).ok());
       got.insert(got.end(), part.begin(), part.end());
     }
-    std::vector<uint8_t> big(138);  // >= half the buffer: the remainder bypasses it
-    REQUIRE((co_await input.read_exact(big)).ok());
-    got.insert(got.end(), big.begin(), big.end());
     CHECK(got == all);
+    CHECK(input.buffered() == 0);
   }());
-  CHECK(stream.exact_reads == 1);
+  CHECK(stream.receives == 2);     // the two small segments, one receive each
+  CHECK(stream.exact_reads == 1);  // the large remainder
 }
 
 TEST_CASE("common/buffered_input: peek and consume see the stream in order across compaction") {

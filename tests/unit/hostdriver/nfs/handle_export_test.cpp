@@ -14,6 +14,24 @@ HandleKey key_of(uint8_t fill) {
 }
 }  // namespace
 
+TEST_CASE("hostdriver/nfs/file_handle: the handle bytes are fixed (clients keep them)") {
+  // A handle given out must decode after any upgrade of how the MAC is computed. Expected bytes
+  // from Python: hmac.new(bytes([7]) * 32, sealed, hashlib.sha256).digest()[:16].
+  const std::vector<uint8_t> expected = {
+      0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xab, 0xcd, 0xef, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x30, 0x39, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x63, 0xf2, 0x2f,
+      0xeb, 0xcf, 0x86, 0x40, 0x10, 0xf7, 0xeb, 0xdd, 0x0d, 0xd8, 0xbe, 0x9f, 0xa6, 0xcc};
+  const HandleCodec codec(key_of(7));
+  const FileHandle handle{.fs_id = 0xABCDEF, .inode = 12345, .generation = 99};
+  CHECK(codec.encode(handle) == expected);
+  // A copy of the codec shares its keyed state and gives the same bytes.
+  const HandleCodec copy = codec;
+  CHECK(copy.encode(handle) == expected);
+  auto decoded = copy.decode(expected);
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == handle);
+}
+
 TEST_CASE("hostdriver/nfs/file_handle: handles round-trip and forged ones are rejected") {
   const HandleCodec codec(key_of(7));
   const FileHandle handle{.fs_id = 0xABCDEF, .inode = 12345, .generation = 99};

@@ -197,6 +197,33 @@ TEST_CASE("hostdriver/nfs/rpc_server: pipelined calls sent in one write are all 
   });
 }
 
+TEST_CASE("hostdriver/nfs/rpc_server: stop() runs no call that was only buffered") {
+  // One call may execute per connection; five arrive in one segment, so four wait in the
+  // receive buffer. stop() during the first: it finishes and replies, the four never run.
+  OncRpcServerOptions options;
+  options.inflight_per_connection_max = 1;
+  Harness harness(options);
+  harness.run([](Harness& h) -> Task<void> {
+    RawClient client = co_await h.connect();
+    std::vector<uint8_t> stream;
+    for (uint32_t i = 0; i < 5; ++i) {
+      const std::vector<uint8_t> data(100, static_cast<uint8_t>(i));
+      const auto record =
+          as_record(call_body(500 + i, kTestProgram, 3, kProcEcho, echo_args(300, data)));
+      stream.insert(stream.end(), record.begin(), record.end());
+    }
+    REQUIRE((co_await client.send(stream)).ok());
+    co_await sleep_for(h.env.clock, std::chrono::milliseconds(100));  // the first is executing
+    REQUIRE(h.server.stats().calls == 1);
+    h.server.stop();
+    auto reply = co_await client.receive();
+    REQUIRE(reply.ok());
+    CHECK(reply->xid == 500);
+    CHECK_FALSE((co_await client.receive()).ok());  // closed: nothing more was answered
+    CHECK(h.server.stats().calls == 1);
+  });
+}
+
 TEST_CASE("hostdriver/nfs/rpc_server: wrong program, version, procedure, auth and arguments") {
   Harness harness;
   harness.run([](Harness& h) -> Task<void> {
