@@ -24,6 +24,16 @@ constexpr uint64_t kRandFileStream = 2;
 constexpr uint64_t kRandWriteStream = 3;
 constexpr uint64_t kMetaStream = 4;
 
+// The data seed of one stream of a run's seed. Hashed, not added: with seed + stream, run N's
+// sequential stream was run N-1's random-file stream, so a rerun with the next seed on the same
+// server wrote duplicates (and measured dedup, not ingest).
+uint64_t stream_seed(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ULL + stream;  // splitmix64 of (seed, stream)
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 std::string seq_path(const RunConfig& c) { return c.dir + "/seq.dat"; }
 std::string rand_path(const RunConfig& c) { return c.dir + "/rand.dat"; }
 std::string meta_dir(const RunConfig& c) { return c.dir + "/meta"; }
@@ -122,7 +132,7 @@ std::vector<uint32_t> prefill(NfsSession& session, nfsfh* fh, const RunConfig& c
     slot.row = &row;
     slot.offset = slot.index * kMiB;
     slot.buffer.resize(kMiB);
-    fill_blocks(c.seed + kRandFileStream, slot.offset / kBlockBytes, slot.buffer);
+    fill_blocks(stream_seed(c.seed, kRandFileStream), slot.offset / kBlockBytes, slot.buffer);
     const std::vector<uint32_t> piece = piece_crcs(slot.buffer, kBlockBytes);
     std::copy(piece.begin(), piece.end(), crcs.begin() + slot.offset / kBlockBytes);
     issue_write(session, slot, row, slot.buffer.data());
@@ -138,7 +148,7 @@ SeqResult run_sequential(NfsSession& session, const RunConfig& c) {
   ASSERT(c.seq_mib > 0);
   std::fprintf(stderr, "nfs_bench: sequential: generating %zu MiB\n", c.seq_mib);
   std::vector<uint8_t> bytes(c.seq_mib * kMiB);
-  fill_blocks(c.seed + kSeqStream, 0, bytes);
+  fill_blocks(stream_seed(c.seed, kSeqStream), 0, bytes);
   const std::vector<uint32_t> crcs = piece_crcs(bytes, kMiB);
 
   SeqResult result;
@@ -204,7 +214,7 @@ RandomResult run_random(NfsSession& session, const RunConfig& c) {
       slot.row = &wrow;
       slot.offset = rows_prng.below(blocks) * kBlockBytes;
       slot.buffer.resize(kBlockBytes);
-      fill_block(c.seed + kRandWriteStream, writes_issued++, slot.buffer);
+      fill_block(stream_seed(c.seed, kRandWriteStream), writes_issued++, slot.buffer);
       issue_write(session, slot, wrow, slot.buffer.data());
     });
     RandomRow r{std::move(key), std::move(label), qd,
@@ -327,7 +337,7 @@ MetaResult run_metadata(NfsSession& session, const RunConfig& c) {
   Pipeline creates(session, c.meta_qd, [&](Slot& slot) {
     slot.path = meta_file(c, slot.index);
     slot.buffer.resize(kBlockBytes);
-    fill_block(c.seed + kMetaStream, slot.index, slot.buffer);
+    fill_block(stream_seed(c.seed, kMetaStream), slot.index, slot.buffer);
     if (nfs_creat_async(nfs, slot.path.c_str(), kFileMode, on_meta_created, &slot) != 0) {
       fail("cannot queue CREATE: " + session.error());
     }
