@@ -1,5 +1,6 @@
 #include "protocol/frame_writer.h"
 
+#include "common/write_batch.h"
 #include "protocol/codec.h"
 #include "protocol/frame_io.h"
 #include "protocol/wire_code.h"
@@ -19,19 +20,6 @@ Result<void> FrameWriter::send(Frame frame) {
   return ok_result();
 }
 
-void FrameWriter::take_batch(std::vector<Frame>& batch) {
-  ASSERT(batch.empty());
-  ASSERT(!queue_.empty());
-  size_t bytes = 0;
-  // The first frame always goes, however large; later ones only while the batch stays small.
-  do {
-    bytes += queue_.front().wire_bytes();
-    batch.push_back(std::move(queue_.front()));
-    queue_.pop_front();
-  } while (!queue_.empty() && batch.size() < kWriteBatchFramesMax &&
-           bytes + queue_.front().wire_bytes() <= kWriteBatchBytesMax);
-}
-
 Task<Result<void>> FrameWriter::run() {
   std::vector<Frame> batch;
   batch.reserve(kWriteBatchFramesMax);
@@ -40,7 +28,9 @@ Task<Result<void>> FrameWriter::run() {
       if (closing_) co_return ok_result();
       co_await wake_.wait();
     }
-    take_batch(batch);
+    take_write_batch(queue_, batch,
+                     {.messages_max = kWriteBatchFramesMax, .bytes_max = kWriteBatchBytesMax},
+                     [](const Frame& frame) { return frame.wire_bytes(); });
     writing_ = batch.size();
     Result<void> written = co_await write_frames(stream_, batch);
     writing_ = 0;

@@ -40,9 +40,6 @@ class FrameWriter final {
   bool broken() const { return broken_; }
 
  private:
-  // Moves the next frames to write from queue_ (not empty) into `batch` (empty).
-  void take_batch(std::vector<Frame>& batch);
-
   Stream& stream_;
   const size_t queue_max_;
   std::deque<Frame> queue_;

@@ -2,6 +2,7 @@
 #include "hostdriver/nfs/rpc_connection.h"
 
 #include "common/crc32c.h"
+#include "common/write_batch.h"
 
 namespace splitarray::hostdriver::nfs {
 namespace {
@@ -240,19 +241,6 @@ void RpcConnection::send(std::vector<uint8_t> reply) {
   outbox_ready_.notify();
 }
 
-void RpcConnection::take_batch(std::vector<std::vector<uint8_t>>& batch) {
-  ASSERT(batch.empty());
-  ASSERT(!outbox_.empty());
-  size_t bytes = 0;
-  // The first reply always goes, however large; later ones only while the batch stays small.
-  do {
-    bytes += outbox_.front().size();
-    batch.push_back(std::move(outbox_.front()));
-    outbox_.pop_front();
-  } while (!outbox_.empty() && batch.size() < kReplyBatchMax &&
-           bytes + outbox_.front().size() <= kReplyBatchBytesMax);
-}
-
 Task<void> RpcConnection::write_loop() {
   std::vector<std::vector<uint8_t>> batch;
   std::vector<std::span<const uint8_t>> buffers;
@@ -264,7 +252,9 @@ Task<void> RpcConnection::write_loop() {
       co_await outbox_ready_.wait();
       continue;
     }
-    take_batch(batch);
+    take_write_batch(outbox_, batch,
+                     {.messages_max = kReplyBatchMax, .bytes_max = kReplyBatchBytesMax},
+                     [](const std::vector<uint8_t>& reply) { return reply.size(); });
     buffers.assign(batch.begin(), batch.end());
     const size_t replies = batch.size();
     Result<void> written = co_await stream_->write_all(buffers);

@@ -44,8 +44,6 @@ class RpcConnection final {
   Task<void> execute(std::vector<uint8_t> record, CallHeader header, size_t args_at,
                      RpcProgram& program, std::optional<DrcKey> drc_key);
   void send(std::vector<uint8_t> reply);
-  // Moves the next replies to write from outbox_ (not empty) into `batch` (empty).
-  void take_batch(std::vector<std::vector<uint8_t>>& batch);
   Task<void> write_loop();
 
   OncRpcServer& server_;
