@@ -99,10 +99,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Sets variable $1 to a TCP port nobody on the host listens on (and not handed out before), from
-# a per-run range. (Not in a $(...) subshell: it must remember the ports it gave out.)
+# a per-run range below Linux's ephemeral range (32768-60999): a port in that range can be taken
+# by any outgoing connection in the meantime, even the host driver's own connection to its shelf
+# ("Address already in use" when it then listens). (Not in a $(...) subshell: it must remember
+# the ports it gave out.)
 used_ports=""
 pick_port() {
-  local port=$((30000 + ($$ * 7) % 20000))
+  local port=$((21000 + ($$ * 7) % 10000))  # + at most 1000 tries: < 32768
   for _ in $(seq 1 1000); do
     port=$((port + 1))
     case " $used_ports " in *" $port "*) continue ;; esac
