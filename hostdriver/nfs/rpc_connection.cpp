@@ -18,10 +18,10 @@ constexpr size_t kDrcArgsCrcBytes = 512;
 // were a large share of the event loop). Bounded so one batch never holds more than a few
 // small replies' worth of memory beyond the first reply, which goes alone if large (a READ).
 constexpr size_t kReplyBatchMax = 32;
+constexpr size_t kReplyBatchBytesMax = 256 * 1024;
 // Receive buffer per connection: holds sixteen 4 KiB WRITE calls, so a client's pipelined calls
 // arrive with one receive (and are dispatched together, before any of them runs).
 constexpr size_t kReceiveBufferBytes = 128 * 1024;
-constexpr size_t kReplyBatchBytesMax = 256 * 1024;
 
 std::vector<uint8_t> finish_record(XdrEncoder&& out) {
   std::vector<uint8_t> bytes = out.take();
