@@ -157,6 +157,9 @@ class FileSystemImpl final {
   Task<Result<void>> replay();
   Task<void> reap_orphans();
   Task<Result<void>> reap(uint64_t inode);
+  // The end of an operation that may have unlinked `unlinked`'s last name (0: none): reaps it if
+  // it is now an orphan, then waits until `ticket` (the operation's record) is durable.
+  Task<Result<void>> reap_and_wait_durable(blockstore::LogTicket ticket, uint64_t unlinked);
 
   // lease_watch.cpp
   // Reads the root register every lease_check_interval; an epoch above ours (a takeover's step

@@ -193,6 +193,34 @@ TEST_CASE("hostdriver/fs: rename moves, replaces and is atomic across a crash") 
   });
 }
 
+TEST_CASE("hostdriver/fs: a remove and its data's reap reach the shelf in one append") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    const uint64_t f =
+        value_or_fail(co_await fs->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
+    std::vector<uint8_t> data(2 * kBlockBytes, uint8_t{0x5a});
+    REQUIRE((co_await fs->write(f, 0, data, Stability::kFileSync)).ok());
+    const FsStats before = fs->stats();
+    REQUIRE((co_await fs->remove(kRootInode, "f")).ok());
+    REQUIRE((co_await fs->store().commit()).ok());  // the reap is unstable: wait for it too
+    const FsStats after = fs->stats();
+    CHECK(after.reaped_orphans == before.reaped_orphans + 1);
+    // One round trip to the shelf, not two: the reap's record rode with the unlink's.
+    CHECK(after.store.log_appends == before.store.log_appends + 1);
+    CHECK(failed_with(co_await fs->getattr(f), Code::kNotFound));
+    CHECK(!fs->store().block_ref(InodeId(f), 0).ok());
+
+    // Durable when answered: a crash right after the remove keeps the file gone, with nothing
+    // left to reap.
+    fs = co_await s.crash(fs);
+    CHECK(fs->stats().reaped_orphans == 0);
+    CHECK(failed_with(co_await fs->lookup(kRootInode, "f"), Code::kNotFound));
+    CHECK(failed_with(co_await fs->getattr(f), Code::kNotFound));
+    CHECK(!fs->store().block_ref(InodeId(f), 0).ok());
+  });
+}
+
 TEST_CASE("hostdriver/fs: setattr truncates and extends, times and modes stick") {
   with_fs([](FsSession& s) -> Task<void> {
     FileSystem* fs = co_await s.open();
