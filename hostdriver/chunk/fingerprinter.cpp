@@ -1,8 +1,6 @@
 // hostdriver/chunk/fingerprinter.cpp
 #include "hostdriver/chunk/fingerprinter.h"
 
-#include <openssl/evp.h>
-
 #include <cstring>
 
 #include "common/assert.h"
@@ -11,27 +9,11 @@ namespace splitarray::hostdriver::chunk {
 
 Fingerprinter::Fingerprinter(const FingerprinterOptions& options) : options_(options) {
   ASSERT(options_.truncate_to_bits <= kFingerprintBits);
-  // An explicit fetch: EVP_sha256() would make every EVP_DigestInit_ex2 fetch it again.
-  md_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  ASSERT_MSG(md_ != nullptr, "OpenSSL has no SHA-256 (check the provider configuration)");
-  ctx_ = EVP_MD_CTX_new();
-  ASSERT_MSG(ctx_ != nullptr, "EVP_MD_CTX_new failed");
-  ASSERT(static_cast<size_t>(EVP_MD_get_size(md_)) == kFingerprintBytes);
-}
-
-Fingerprinter::~Fingerprinter() {
-  EVP_MD_CTX_free(ctx_);
-  EVP_MD_free(md_);
 }
 
 Fingerprint Fingerprinter::fingerprint(std::span<const uint8_t> bytes) {
-  // In-memory SHA-256 cannot fail short of a broken library, so failures are bugs, not Results.
-  ASSERT(EVP_DigestInit_ex2(ctx_, md_, nullptr) == 1);
-  ASSERT(EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) == 1);
-  Fingerprint fp{};
-  unsigned int length = 0;
-  ASSERT(EVP_DigestFinal_ex(ctx_, fp.data(), &length) == 1);
-  ASSERT(length == kFingerprintBytes);
+  static_assert(Sha256::kDigestBytes == kFingerprintBytes);
+  Fingerprint fp = sha_.digest(bytes);
 
   const uint32_t keep_bits = options_.truncate_to_bits;
   if (keep_bits != 0) {

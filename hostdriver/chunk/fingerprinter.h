@@ -1,7 +1,6 @@
 // hostdriver/chunk/fingerprinter.h
-// Fingerprinter computes a block's fingerprint: SHA-256 of its plaintext through OpenSSL EVP
-// (SHA-NI where the CPU has it). The digest is fetched once and one EVP_MD_CTX is reused for
-// every block, so a call costs the hash and nothing else (no per-call fetch or allocation).
+// Fingerprinter computes a block's fingerprint: SHA-256 of its plaintext (common/sha256.h: OpenSSL
+// EVP, SHA-NI where the CPU has it, no per-call fetch or allocation).
 // Invariants:
 //   (1) fingerprint(b) is a pure function of b's bytes (and of truncate_to_bits).
 //   (2) With truncate_to_bits = N > 0, the first N bits equal those of the full SHA-256 and all
@@ -14,10 +13,8 @@
 #include <cstdint>
 #include <span>
 
+#include "common/sha256.h"
 #include "protocol/shelf_messages.h"
-
-struct evp_md_st;      // OpenSSL's EVP_MD
-struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
 namespace splitarray::hostdriver::chunk {
 
@@ -34,7 +31,6 @@ struct FingerprinterOptions {
 class Fingerprinter final {
  public:
   explicit Fingerprinter(const FingerprinterOptions& options = {});
-  ~Fingerprinter();
   Fingerprinter(const Fingerprinter&) = delete;
   Fingerprinter& operator=(const Fingerprinter&) = delete;
   Fingerprinter(Fingerprinter&&) = delete;
@@ -45,8 +41,7 @@ class Fingerprinter final {
 
  private:
   const FingerprinterOptions options_;
-  evp_md_st* md_ = nullptr;       // owned: EVP_MD_free
-  evp_md_ctx_st* ctx_ = nullptr;  // owned: EVP_MD_CTX_free
+  Sha256 sha_;
 };
 
 // True if every byte is zero (an empty span is all zero). Zero blocks are never stored: they

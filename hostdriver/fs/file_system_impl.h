@@ -146,6 +146,10 @@ class FileSystemImpl final {
   FsStats stats() const;
   blockstore::BlockStore& store() { return *store_; }
   const Superblock& superblock() const { return superblock_; }
+  // dir_name_hash of `name` in this datastore (salted with fs_id), with this loop's Sha256.
+  uint64_t name_hash(std::string_view name) {
+    return dir_name_hash(name_sha_, superblock_.fs_id, name);
+  }
   meta::NodeCache& node_cache() { return cache_; }
   meta::NodeIo& node_io() { return *node_io_; }
 
@@ -216,6 +220,7 @@ class FileSystemImpl final {
   DataFigures figures_at_open_;  // the superblock's when open() read it
   uint64_t root_version_ = 0;
   Superblock superblock_;
+  Sha256 name_sha_;
   std::unique_ptr<blockstore::BlockStore> store_;
   std::unique_ptr<BlockStoreNodeIo> node_io_;
   meta::NodeCache cache_;

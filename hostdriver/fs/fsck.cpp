@@ -85,7 +85,7 @@ Task<Result<void>> check_directory(FileSystemImpl& impl, FsckWalk& walk, uint64_
     }
     const std::string name = where + " entry '" + entry->name + "'";
     if (!names.insert(entry->name).second) walk.problem(name + ": listed twice");
-    if ((leaf.key >> kDirCollisionBits) != dir_name_hash(impl.superblock().fs_id, entry->name)) {
+    if ((leaf.key >> kDirCollisionBits) != impl.name_hash(entry->name)) {
       walk.problem(name + ": cookie does not match the name's hash");
     }
     auto child = walk.inodes.find(entry->inode);

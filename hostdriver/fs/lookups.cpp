@@ -194,7 +194,7 @@ Task<Result<std::vector<FoundEntry>>> FileSystemImpl::entries_in(uint64_t dir, u
 
 Task<Result<std::optional<FoundEntry>>> FileSystemImpl::find_entry(uint64_t dir,
                                                                    const std::string& name) {
-  const uint64_t hash = dir_name_hash(superblock_.fs_id, name);
+  const uint64_t hash = name_hash(name);
   auto entries = co_await entries_in(dir, dir_key_first(hash), dir_key_last(hash));
   if (!entries.ok()) co_return entries.error();
   for (FoundEntry& found : *entries) {
@@ -204,7 +204,7 @@ Task<Result<std::optional<FoundEntry>>> FileSystemImpl::find_entry(uint64_t dir,
 }
 
 Task<Result<uint64_t>> FileSystemImpl::free_key(uint64_t dir, const std::string& name) {
-  const uint64_t hash = dir_name_hash(superblock_.fs_id, name);
+  const uint64_t hash = name_hash(name);
   auto entries = co_await entries_in(dir, dir_key_first(hash), dir_key_last(hash));
   if (!entries.ok()) co_return entries.error();
   uint64_t key = dir_key_first(hash);

@@ -34,8 +34,6 @@
 // input re-encodes to exactly its bytes (the fuzz oracle, tests/fuzz/fs_records_fuzz.cpp).
 #include "hostdriver/fs/records.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <string>
 
@@ -347,15 +345,13 @@ Result<BlockRef> decode_map_value(std::span<const uint8_t> bytes) {
 
 // --- Directories ---------------------------------------------------------------------------------
 
-uint64_t dir_name_hash(uint64_t salt, std::string_view name) {
+uint64_t dir_name_hash(Sha256& sha, uint64_t salt, std::string_view name) {
   // SHA-256(salt as 8 little-endian bytes || name); h = the digest's first 7 bytes read
   // big-endian (its top 56 bits). Persistent: cookies are keys on disk, so this never changes.
-  std::vector<uint8_t> input(8 + name.size());
-  put_u64(input, 0, salt);
-  std::copy(name.begin(), name.end(), input.begin() + 8);
-  std::array<uint8_t, SHA256_DIGEST_LENGTH> digest{};
-  const unsigned char* done = SHA256(input.data(), input.size(), digest.data());
-  ASSERT(done == digest.data());
+  std::array<uint8_t, 8> salt_bytes{};
+  put_u64(salt_bytes, 0, salt);
+  const auto* name_bytes = reinterpret_cast<const uint8_t*>(name.data());
+  const Sha256::Digest digest = sha.digest({salt_bytes, std::span(name_bytes, name.size())});
   uint64_t h = 0;
   for (size_t i = 0; i < 7; ++i) h = (h << 8) | digest[i];
   h = std::max<uint64_t>(h, 1);  // key 0..255 are never cookies (0 starts a listing)

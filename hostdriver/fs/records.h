@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/sha256.h"
 #include "common/units.h"
 #include "hostdriver/blockstore/block_store.h"
 
@@ -92,7 +93,8 @@ Result<BlockRef> decode_map_value(std::span<const uint8_t> bytes);
 // resumed from a cookie under concurrent changes neither repeats nor skips a surviving entry.
 inline constexpr unsigned kDirCollisionBits = 8;
 inline constexpr uint64_t kDirCollisionsMax = uint64_t{1} << kDirCollisionBits;
-uint64_t dir_name_hash(uint64_t salt, std::string_view name);  // h, 56 bits, >= 1
+// h, 56 bits, >= 1 (`sha` is only the hashing state: reused, it saves a fetch per call).
+uint64_t dir_name_hash(Sha256& sha, uint64_t salt, std::string_view name);
 inline uint64_t dir_key(uint64_t hash, uint64_t collision) {
   return (hash << kDirCollisionBits) | collision;
 }

@@ -17,12 +17,12 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
-#include <openssl/types.h>
-
 #include "common/result.h"
+#include "common/sha256.h"
 
 namespace splitarray::hostdriver::nfs {
 
@@ -48,10 +48,9 @@ struct FileHandle {
 class HandleCodec final {
  public:
   explicit HandleCodec(const HandleKey& key);
-  ~HandleCodec();
   HandleCodec(const HandleCodec& other);
   HandleCodec& operator=(const HandleCodec&) = delete;
-  HandleCodec(HandleCodec&&) noexcept;
+  HandleCodec(HandleCodec&&) noexcept = default;
   HandleCodec& operator=(HandleCodec&&) = delete;
 
   std::vector<uint8_t> encode(const FileHandle& handle) const;
@@ -60,22 +59,18 @@ class HandleCodec final {
   Result<FileHandle> decode(std::span<const uint8_t> bytes) const;
 
  private:
-  static constexpr size_t kShaBlockBytes = 64;  // SHA-256's input block: HMAC's pad length
-  using PadBlock = std::array<uint8_t, kShaBlockBytes>;
+  using PadBlock = std::array<uint8_t, Sha256::kBlockBytes>;
 
   // HMAC-SHA256 (RFC 2104) of the handle's sealed bytes, first kMacBytes into `out`.
   void mac_of(const uint8_t* sealed, uint8_t* out) const;
-  // SHA-256 of pad || message, through digest_.
-  void sha256_of(const PadBlock& pad, std::span<const uint8_t> message, uint8_t* out) const;
 
-  // HMAC computed from SHA-256 directly: the key's pad blocks are prepared once, and one fetched
-  // algorithm and one reused digest context serve every MAC, so a MAC allocates nothing. Why not
-  // EVP_MAC: duplicating a keyed EVP_MAC context per MAC cost several allocations and frees, ~20%
-  // of the event loop during READDIRPLUS (a handle per entry); every NFS call decodes a handle.
-  PadBlock inner_pad_{};       // key ^ 0x36...
-  PadBlock outer_pad_{};       // key ^ 0x5c...
-  EVP_MD* md_ = nullptr;       // owned: EVP_MD_free; null only in a moved-from codec
-  EVP_MD_CTX* ctx_ = nullptr;  // owned: EVP_MD_CTX_free; mutated by const calls (see Threading)
+  // HMAC computed from SHA-256 directly: the key's pad blocks are prepared once and one reused
+  // digest context serves every MAC, so a MAC allocates nothing. Why not EVP_MAC: duplicating a
+  // keyed EVP_MAC context per MAC cost several allocations and frees, ~20% of the event loop
+  // during READDIRPLUS (a handle per entry); and every NFS call decodes at least one handle.
+  PadBlock inner_pad_{};         // key ^ 0x36...
+  PadBlock outer_pad_{};         // key ^ 0x5c...
+  std::unique_ptr<Sha256> sha_;  // null only in a moved-from codec; used by const calls
 };
 
 }  // namespace splitarray::hostdriver::nfs

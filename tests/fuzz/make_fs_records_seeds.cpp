@@ -48,6 +48,7 @@ void add_inodes(std::vector<Seed>& seeds) {
 }
 
 void add_ops(std::vector<Seed>& seeds) {
+  splitarray::Sha256 sha;
   for (uint8_t kind = 1; kind <= fs::kOpKindMax; ++kind) {
     fs::FsOp op;
     op.kind = static_cast<fs::OpKind>(kind);
@@ -57,12 +58,12 @@ void add_ops(std::vector<Seed>& seeds) {
     if (op.kind <= fs::OpKind::kRename) {
       op.parent = fs::kRootInode;
       op.name = "name" + std::to_string(kind);
-      op.key = fs::dir_key(fs::dir_name_hash(1, op.name), 0);
+      op.key = fs::dir_key(fs::dir_name_hash(sha, 1, op.name), 0);
     }
     if (op.kind == fs::OpKind::kRename) {
       op.to_parent = 5;
       op.to_name = "to";
-      op.to_key = fs::dir_key(fs::dir_name_hash(1, op.to_name), 1);
+      op.to_key = fs::dir_key(fs::dir_name_hash(sha, 1, op.to_name), 1);
     }
     if (op.kind == fs::OpKind::kSetattr) op.set_mask = fs::kSetMode | fs::kSetSize;
     if (op.kind == fs::OpKind::kWrite) op.end = 8192;

@@ -210,6 +210,7 @@ InodeRecord max_inode() {
 bool uses_name(OpKind kind) { return kind <= OpKind::kRename; }
 
 FsOp sample_op(OpKind kind) {
+  Sha256 sha;
   FsOp op;
   op.kind = kind;
   op.id = 1000 + static_cast<uint64_t>(kind);
@@ -219,12 +220,12 @@ FsOp sample_op(OpKind kind) {
   if (uses_name(kind)) {
     op.parent = kRootInode;
     op.name = "file.txt";
-    op.key = dir_key(dir_name_hash(9, op.name), 0);
+    op.key = dir_key(dir_name_hash(sha, 9, op.name), 0);
   }
   if (kind == OpKind::kRename) {
     op.to_parent = 5;
     op.to_name = "renamed";
-    op.to_key = dir_key(dir_name_hash(9, op.to_name), 3);
+    op.to_key = dir_key(dir_name_hash(sha, 9, op.to_name), 3);
     op.replaced_inode = 78;
   }
   if (kind == OpKind::kCreate) {
@@ -558,27 +559,29 @@ TEST_CASE("hostdriver/fs: check_name accepts names and names the problem otherwi
 TEST_CASE("hostdriver/fs: dir_name_hash is a fixed 56-bit function of salt and name") {
   // Golden values (SHA-256 computed independently): cookies are stored keys, so the function
   // must never change.
-  CHECK(dir_name_hash(0x0123456789abcdef, "hello") == 0xe5dc0ca032cffc);
-  CHECK(dir_name_hash(0, "a") == 0xd7fe8b5c4a5048);
+  Sha256 sha;
+  CHECK(dir_name_hash(sha, 0x0123456789abcdef, "hello") == 0xe5dc0ca032cffc);
+  CHECK(dir_name_hash(sha, 0, "a") == 0xd7fe8b5c4a5048);
   std::set<uint64_t> hashes;
   size_t salt_differs = 0;
   for (int i = 0; i < 1000; ++i) {
     const std::string name = numbered("name-", i);
-    const uint64_t h = dir_name_hash(42, name);
+    const uint64_t h = dir_name_hash(sha, 42, name);
     CHECK(h >= 1);
     CHECK(h < (uint64_t{1} << kHashBits));
-    CHECK(h == dir_name_hash(42, name));
+    CHECK(h == dir_name_hash(sha, 42, name));
     hashes.insert(h);
-    if (dir_name_hash(43, name) != h) ++salt_differs;
+    if (dir_name_hash(sha, 43, name) != h) ++salt_differs;
   }
   CHECK(hashes.size() == 1000);  // 1000 names in 2^56: a collision would be a broken hash
   CHECK(salt_differs == 1000);
-  CHECK(dir_name_hash(42, "a") != dir_name_hash(42, "b"));
+  CHECK(dir_name_hash(sha, 42, "a") != dir_name_hash(sha, 42, "b"));
 }
 
 TEST_CASE("hostdriver/fs: dir keys of one hash are contiguous and sort by collision") {
   std::vector<uint64_t> hashes = {1, 2, 0xabcdef, (uint64_t{1} << kHashBits) - 1};
-  for (int i = 0; i < 50; ++i) hashes.push_back(dir_name_hash(7, numbered("n", i)));
+  Sha256 sha;
+  for (int i = 0; i < 50; ++i) hashes.push_back(dir_name_hash(sha, 7, numbered("n", i)));
   std::sort(hashes.begin(), hashes.end());
   hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
   // Every key of each hash, in hash then collision order, must already be sorted: keys of one
