@@ -67,6 +67,10 @@ Result<void> parse_option(HostConfig& config, std::string_view option, std::stri
     uint64_t mib = 0;
     if (!parse_number(value, mib) || mib > kReadCacheMibMax) return bad();
     store.read_cache_bytes = mib * kMiB;
+  } else if (option == "--poll-us") {
+    int64_t micros = 0;
+    if (!parse_number(value, micros) || micros < 0 || micros > kPollUsMax) return bad();
+    config.poll = std::chrono::microseconds(micros);
   } else if (option == "--block-size") {
     if (!parse_number(value, store.block_size)) return bad();
   } else if (option == "--data-fragments") {
@@ -116,6 +120,7 @@ std::string host_usage() {
          "         [--listen ADDR] [--nfs-port N] [--mount-port N] [--portmap-port N]\n"
          "         [--export PATH] [--clients NET[,NET...]] [--no-root-squash] [--read-only]\n"
          "         [--close-timeout SECONDS (default 30)] [--read-cache-mib N (default 1024)]\n"
+         "         [--poll-us N (default 200; 0: the event loop never polls)]\n"
          "         [--block-size B] [--data-fragments K] [--parity-fragments M] "
          "[--fragment-bytes F]\n";
 }

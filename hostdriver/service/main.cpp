@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/env_asio/asio_env.h"
+#include "common/env_asio/event_loop.h"
 #include "hostdriver/service/host_driver.h"
 
 namespace splitarray::hostdriver::service {
@@ -82,12 +83,13 @@ int main(int argc, char** argv) {
   {
     AsioEnv asio_env(io, AsioEnvOptions{.log_level = LogLevel::kInfo, .component = "hostdriver"});
     asio::signal_set signals(io, SIGINT, SIGTERM);
+    const Duration poll = config->poll;
     asio::co_spawn(io, run(asio_env.env(), std::move(config).value(), *key, signals),
                    [&exit_code](std::exception_ptr error, int code) {
                      if (error) std::rethrow_exception(error);
                      exit_code = code;
                    });
-    io.run();
+    run_event_loop(io, poll);
   }
   return exit_code;
 }

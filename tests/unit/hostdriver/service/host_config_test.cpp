@@ -18,7 +18,9 @@ Result<HostConfig> parse(std::vector<std::string> args) {
   return parse_host_config(static_cast<int>(argv.size()), argv.data());
 }
 
-TEST_CASE("hostdriver/service: defaults serve /default to localhost with a 1 GiB read cache") {
+TEST_CASE(
+    "hostdriver/service: defaults serve /default to localhost with a 1 GiB read cache and "
+    "polling") {
   auto config = parse({"--shelf", "127.0.0.1:9000"});
   REQUIRE(config.ok());
   CHECK(config->fs.store.shelf.port == 9000);
@@ -26,21 +28,25 @@ TEST_CASE("hostdriver/service: defaults serve /default to localhost with a 1 GiB
   CHECK(config->mount_port == kMountPortDefault);
   CHECK(config->exported.root_squash);
   CHECK(config->fs.store.read_cache_bytes == kReadCacheMibDefault * kMiB);
+  CHECK(config->poll == std::chrono::microseconds(kPollUsDefault));
   CHECK(export_url(*config) == "nfs://127.0.0.1/default?nfsport=20490&mountport=20048");
 }
 
-TEST_CASE("hostdriver/service: options set ports, export, squash and the read cache") {
-  auto config = parse({"--shelf", "127.0.0.1:9000", "--nfs-port", "3049", "--mount-port", "3048",
-                       "--export", "/vms", "--no-root-squash", "--read-cache-mib", "0"});
+TEST_CASE("hostdriver/service: options set ports, export, squash, read cache and polling") {
+  auto config =
+      parse({"--shelf", "127.0.0.1:9000", "--nfs-port", "3049", "--mount-port", "3048", "--export",
+             "/vms", "--no-root-squash", "--read-cache-mib", "0", "--poll-us", "0"});
   REQUIRE(config.ok());
   CHECK(config->nfs_port == 3049);
   CHECK(config->mount_port == 3048);
   CHECK(config->exported.path == "/vms");
   CHECK_FALSE(config->exported.root_squash);
   CHECK(config->fs.store.read_cache_bytes == 0);
-  auto big = parse({"--shelf", "127.0.0.1:9000", "--read-cache-mib", "4096"});
+  CHECK(config->poll == Duration::zero());
+  auto big = parse({"--shelf", "127.0.0.1:9000", "--read-cache-mib", "4096", "--poll-us", "50"});
   REQUIRE(big.ok());
   CHECK(big->fs.store.read_cache_bytes == 4 * kGiB);
+  CHECK(big->poll == std::chrono::microseconds(50));
 }
 
 TEST_CASE("hostdriver/service: bad values are refused, naming the option") {
@@ -55,6 +61,9 @@ TEST_CASE("hostdriver/service: bad values are refused, naming the option") {
       {{"--shelf", "127.0.0.1:9000", "--read-cache-mib", "many"}, "bad --read-cache-mib"},
       {{"--shelf", "127.0.0.1:9000", "--read-cache-mib", "999999999"}, "bad --read-cache-mib"},
       {{"--shelf", "127.0.0.1:9000", "--read-cache-mib"}, "--read-cache-mib needs a value"},
+      {{"--shelf", "127.0.0.1:9000", "--poll-us", "-1"}, "bad --poll-us"},
+      {{"--shelf", "127.0.0.1:9000", "--poll-us", "10001"}, "bad --poll-us"},
+      {{"--shelf", "127.0.0.1:9000", "--poll-us", "1ms"}, "bad --poll-us"},
       {{"--shelf", "127.0.0.1:9000", "--nfs-port", "5", "--mount-port", "5"},
        "--nfs-port and --mount-port must differ"},
       {{"--shelf", "127.0.0.1:9000", "--export", "relative"}, "bad --export"},
