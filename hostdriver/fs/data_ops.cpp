@@ -39,6 +39,13 @@ Task<Result<Attributes>> FileSystemImpl::getattr(uint64_t inode) {
   co_return (*cached)->record.attrs;
 }
 
+std::optional<Attributes> FileSystemImpl::cached_attributes(uint64_t inode) {
+  if (!usable().ok()) return std::nullopt;
+  const CachedInode* cached = state_->find(inode);
+  if (cached == nullptr || cached->deleted) return std::nullopt;
+  return cached->record.attrs;
+}
+
 Task<Result<SetattrResult>> FileSystemImpl::setattr(uint64_t inode, SetAttributes set,
                                                     std::optional<WallTime> guard_ctime) {
   CO_RETURN_IF_ERROR(usable());

@@ -29,6 +29,9 @@ FileSystem::~FileSystem() = default;
 Task<Result<Attributes>> FileSystem::getattr(uint64_t inode) {
   co_return co_await impl_->getattr(inode);
 }
+std::optional<Attributes> FileSystem::cached_attributes(uint64_t inode) {
+  return impl_->cached_attributes(inode);
+}
 Task<Result<Attributes>> FileSystem::lookup(uint64_t dir, std::string name) {
   co_return co_await impl_->lookup(dir, std::move(name));
 }

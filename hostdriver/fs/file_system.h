@@ -201,6 +201,10 @@ class FileSystem final {
   // kNotEmpty, kNameTooLong, kInvalidArgument, kFileTooLarge, kStale (fenced: final),
   // kUnavailable (closed), kCorruption / kIo (the shelf).
   Task<Result<Attributes>> getattr(uint64_t inode);
+  // The inode's attributes if memory holds them now: no I/O and no suspension, for callers that
+  // ask for many at once (READDIRPLUS: one per entry). nullopt when getattr would have to load
+  // the inode, or would fail; ask getattr then.
+  std::optional<Attributes> cached_attributes(uint64_t inode);
   // The child's inode; "." is dir itself and ".." its parent.
   Task<Result<Attributes>> lookup(uint64_t dir, std::string name);
   Task<Result<CreateResult>> create(uint64_t dir, std::string name, CreateMode mode,

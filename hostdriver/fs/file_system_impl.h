@@ -102,6 +102,7 @@ class FileSystemImpl final {
 
   // data_ops.cpp
   Task<Result<Attributes>> getattr(uint64_t inode);
+  std::optional<Attributes> cached_attributes(uint64_t inode);
   Task<Result<SetattrResult>> setattr(uint64_t inode, SetAttributes set,
                                       std::optional<WallTime> guard_ctime);
   Task<Result<ReadResult>> read(uint64_t inode, uint64_t offset, uint32_t count);

@@ -75,8 +75,13 @@ Task<ReaddirResOf<kPlus>> Nfs3Program::list(const Context& ctx, const Fh& dir_fh
       entry.cookie = found.cookie;
       if constexpr (kPlus) {
         // An entry removed since the page was read simply comes without handle and attributes.
-        auto attrs = co_await fs_.getattr(found.inode);
-        if (attrs.ok()) {
+        // Memory first: a coroutine call per entry was a visible share of a listing's time.
+        std::optional<fs::Attributes> attrs = fs_.cached_attributes(found.inode);
+        if (!attrs) {
+          auto loaded = co_await fs_.getattr(found.inode);
+          if (loaded.ok()) attrs = *loaded;
+        }
+        if (attrs) {
           entry.attrs = fattr(*attrs);
           entry.handle = handle_of(*attrs);
         }

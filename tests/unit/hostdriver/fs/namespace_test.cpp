@@ -221,6 +221,33 @@ TEST_CASE("hostdriver/fs: a remove and its data's reap reach the shelf in one ap
   });
 }
 
+TEST_CASE("hostdriver/fs: cached attributes answer from memory only and agree with getattr") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    const uint64_t f =
+        value_or_fail(co_await fs->create(kRootInode, "f", CreateMode::kGuarded, {}, 0), "f")
+            .attrs.inode;
+    REQUIRE((co_await fs->write(f, 0, bytes_of("twelve bytes"), Stability::kFileSync)).ok());
+    auto cached = fs->cached_attributes(f);
+    REQUIRE(cached.has_value());
+    CHECK(*cached == value_or_fail(co_await fs->getattr(f), "getattr"));
+    CHECK(cached->size == 12);
+    CHECK_FALSE(fs->cached_attributes(f + 1000).has_value());  // no such inode
+
+    // After a clean restart the inode is in the tree, not in memory, until getattr loads it.
+    fs = co_await s.restart(fs);
+    CHECK_FALSE(fs->cached_attributes(f).has_value());
+    const Attributes loaded = value_or_fail(co_await fs->getattr(f), "getattr after restart");
+    CHECK(loaded.size == 12);
+    cached = fs->cached_attributes(f);
+    REQUIRE(cached.has_value());
+    CHECK(*cached == loaded);
+
+    REQUIRE((co_await fs->remove(kRootInode, "f")).ok());
+    CHECK_FALSE(fs->cached_attributes(f).has_value());
+  });
+}
+
 TEST_CASE("hostdriver/fs: setattr truncates and extends, times and modes stick") {
   with_fs([](FsSession& s) -> Task<void> {
     FileSystem* fs = co_await s.open();
