@@ -35,11 +35,17 @@ inline constexpr size_t kResolveRoundsMax = 16;
 inline constexpr size_t kLeaseAttemptsMax = 8;
 
 // Tree nodes live as chunks in the block store.
+// Nodes packed per synchronous step of BlockStoreNodeIo::store (~0.4 ms of the event loop).
+inline constexpr size_t kNodesPerStoreStep = 16;
+
 class BlockStoreNodeIo final : public meta::NodeIo {
  public:
   explicit BlockStoreNodeIo(blockstore::BlockStore& store) : store_(store) {}
   Task<Result<std::vector<uint8_t>>> load(blockstore::BlockRef ref) override;
-  // Synchronous underneath (put_chunks_now): a checkpoint's flush does not interleave.
+  // Packs the nodes (fingerprint, compress, place) with put_chunks_now, kNodesPerStoreStep at a
+  // time, yielding to the event loop between steps: a checkpoint stores hundreds of nodes, and
+  // packing them in one synchronous step held every NFS call for 12-19 ms (FILE_SYNC p99 ~20 ms).
+  // Calls that run in between only read trees (BTree invariant 6) or add records behind these.
   Task<Result<std::vector<blockstore::BlockRef>>> store(
       std::vector<std::vector<uint8_t>> nodes) override;
   uint64_t nodes_stored() const { return nodes_stored_; }
@@ -230,6 +236,7 @@ class FileSystemImpl final {
   // across awaits even if the checkpointer evicts it). Only the checkpointer changes them.
   std::map<uint64_t, std::shared_ptr<meta::BTree>> dir_trees_;
   std::map<uint64_t, std::shared_ptr<meta::BTree>> map_trees_;  // likewise, files' block maps
+  uint64_t merged_ = 0;  // tree changes merged by checkpoints (paces their yields)
   FsMapBase map_base_{*this};
   std::unique_ptr<FsState> state_;
   AsyncMutex namespace_mutex_;

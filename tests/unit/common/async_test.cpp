@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <string>
 #include <vector>
 
 #include "common/async/compute.h"
 #include "common/async/oneshot.h"
 #include "common/async/task_group.h"
+#include "common/async/yield.h"
 #include "common/env_asio/asio_env.h"
 #include "tests/support/run.h"
 
@@ -20,6 +22,13 @@ Task<void> wait_and_record(async::Oneshot<int>& shot, std::vector<int>& out) {
 Task<void> set_later(async::Oneshot<int>& shot, int value) {
   shot.set(value);
   co_return;
+}
+
+Task<void> steps_with_yields(std::vector<std::string>& out, std::string name, int steps) {
+  for (int i = 0; i < steps; ++i) {
+    if (i > 0) co_await async::yield_to_loop();
+    out.push_back(name + std::to_string(i));
+  }
 }
 
 TEST_CASE("common/async: Oneshot delivers to a waiter that came first or second") {
@@ -43,6 +52,20 @@ Task<void> count_wakeups(async::Notify& notify, int& wakeups, int wanted) {
     co_await notify.wait();
     ++wakeups;
   }
+}
+
+TEST_CASE("common/async: yield_to_loop lets every ready coroutine run before going on") {
+  asio::io_context io;
+  std::vector<std::string> out;
+  auto body = [&]() -> Task<void> {
+    async::TaskGroup group;
+    group.spawn(io.get_executor(), steps_with_yields(out, "a", 3));
+    group.spawn(io.get_executor(), steps_with_yields(out, "b", 2));
+    co_await group.join();
+  };
+  run_task(io, body());
+  // Without the yields a would run all its steps before b started.
+  CHECK(out == std::vector<std::string>{"a0", "b0", "a1", "b1", "a2"});
 }
 
 TEST_CASE("common/async: Notify keeps one permit and coalesces repeated notifies") {
