@@ -25,6 +25,20 @@ constexpr Duration kCheckpointRetryDelay = std::chrono::milliseconds(200);
 // between steps, as they may whenever a merge waits for a node to load.
 constexpr size_t kMergesPerStep = 512;
 
+// Publishes the records a checkpoint is writing (FileSystemImpl::checkpoint_records_) for as
+// long as it runs, also when it fails.
+class RecordsInFlight {
+ public:
+  using Records = std::map<uint64_t, std::optional<InodeRecord>>;
+  RecordsInFlight(const Records*& slot, const Records& records) : slot_(slot) { slot_ = &records; }
+  ~RecordsInFlight() { slot_ = nullptr; }
+  RecordsInFlight(const RecordsInFlight&) = delete;
+  RecordsInFlight& operator=(const RecordsInFlight&) = delete;
+
+ private:
+  const Records*& slot_;
+};
+
 }  // namespace
 
 Task<Result<std::vector<blockstore::BlockRef>>> BlockStoreNodeIo::store(
@@ -56,9 +70,12 @@ Task<Result<void>> FileSystemImpl::merge_dirs(const FrozenChanges& frozen) {
       dir_trees_.erase(dir);  // removed: its tree is garbage
       continue;
     }
-    CachedInode* cached = state_->find(dir);
-    ASSERT_MSG(cached != nullptr && !cached->deleted, "a changed directory stays in memory");
-    std::shared_ptr<meta::BTree> tree = dir_tree(dir, cached->record);
+    // The record as frozen, not memory's: an operation that ran while this checkpoint waited
+    // (for a node, or at a yield) may have removed the directory since; its tree is merged
+    // anyway and dropped by the next checkpoint.
+    ASSERT_MSG(record != frozen.inodes.end(),
+               "a directory whose entries changed has a changed record");
+    std::shared_ptr<meta::BTree> tree = dir_tree(dir, *record->second);
     for (const auto& [key, change] : overlay) {
       if (++merged_ % kMergesPerStep == 0) co_await async::yield_to_loop();
       if (change.entry) {
@@ -139,6 +156,8 @@ Task<Result<void>> FileSystemImpl::flush_trees(FrozenChanges& frozen) {
 
 Task<Result<void>> FileSystemImpl::write_checkpoint(
     FrozenChanges frozen, std::map<InodeId, blockstore::FileMapChanges> maps) {
+  ASSERT(checkpoint_records_ == nullptr);  // one checkpoint at a time (checkpoint_mutex_)
+  const RecordsInFlight in_flight(checkpoint_records_, frozen.inodes);
   CO_RETURN_IF_ERROR(co_await merge_dirs(frozen));
   CO_RETURN_IF_ERROR(co_await merge_maps(frozen, maps));
   CO_RETURN_IF_ERROR(co_await flush_trees(frozen));

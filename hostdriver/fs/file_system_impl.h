@@ -237,6 +237,11 @@ class FileSystemImpl final {
   std::map<uint64_t, std::shared_ptr<meta::BTree>> dir_trees_;
   std::map<uint64_t, std::shared_ptr<meta::BTree>> map_trees_;  // likewise, files' block maps
   uint64_t merged_ = 0;  // tree changes merged by checkpoints (paces their yields)
+  // The inode records the running checkpoint is writing to the inode table (null between
+  // checkpoints). Until its puts land, the table still holds the old records, some of which name
+  // trees the checkpoint has already replaced: load_inode takes a record from here first, so an
+  // inode loaded (or reloaded after eviction) while the checkpoint waits never gets a stale root.
+  const std::map<uint64_t, std::optional<InodeRecord>>* checkpoint_records_ = nullptr;
   FsMapBase map_base_{*this};
   std::unique_ptr<FsState> state_;
   AsyncMutex namespace_mutex_;

@@ -48,6 +48,17 @@ Task<Result<CachedInode*>> FileSystemImpl::load_inode(uint64_t inode) {
     auto got = co_await inode_table_->get(inode);
     if (!got.ok()) co_return got.error();
     if (state_->drops() != drops || state_->find(inode) != nullptr) continue;  // read again
+    if (checkpoint_records_ != nullptr) {
+      auto pending = checkpoint_records_->find(inode);
+      if (pending != checkpoint_records_->end()) {  // newer than the table: see the member
+        if (pending->second) {
+          state_->insert_loaded(inode, *pending->second);
+        } else {
+          state_->insert_absent(inode);
+        }
+        continue;
+      }
+    }
     if (!got->has_value()) {
       state_->insert_absent(inode);
       continue;

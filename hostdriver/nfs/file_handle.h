@@ -41,8 +41,6 @@ struct FileHandle {
   friend bool operator==(const FileHandle&, const FileHandle&) = default;
 };
 
-// Copies share one keyed MAC state, which is never modified after construction (each MAC works
-// on a duplicate of it), so a copy is cheap and codecs may be used from any thread.
 // Threading: encode() and decode() reuse one digest context, so a codec serves one thread at a
 // time (the event loop); a copy has its own context.
 class HandleCodec final {

@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "common/async/task_group.h"
+#include "common/async/yield.h"
 #include "common/endian.h"
 #include "tests/unit/hostdriver/fs/fs_fixture.h"
 
@@ -245,6 +247,48 @@ TEST_CASE("hostdriver/fs: cached attributes answer from memory only and agree wi
 
     REQUIRE((co_await fs->remove(kRootInode, "f")).ok());
     CHECK_FALSE(fs->cached_attributes(f).has_value());
+  });
+}
+
+Task<void> checkpoint_into(FileSystem& fs, Result<void>& out) { out = co_await fs.checkpoint(); }
+
+TEST_CASE("hostdriver/fs: a directory removed while a checkpoint yields is merged and dropped") {
+  with_fs([](FsSession& s) -> Task<void> {
+    FileSystem* fs = co_await s.open();
+    // More than 512 entry changes: the checkpoint yields to the loop while merging `big`.
+    const uint64_t big =
+        value_or_fail(co_await fs->mkdir(kRootInode, "big", {}), "big").attrs.inode;
+    constexpr int kFiles = 600;
+    for (int i = 0; i < kFiles; ++i) {
+      REQUIRE(
+          (co_await fs->create(big, "f" + std::to_string(i), CreateMode::kGuarded, {}, 0)).ok());
+    }
+    // `late` (merged after `big`: a higher inode) has entry changes but ends up empty.
+    const uint64_t late =
+        value_or_fail(co_await fs->mkdir(kRootInode, "late", {}), "late").attrs.inode;
+    REQUIRE(late > big);
+    REQUIRE((co_await fs->create(late, "x", CreateMode::kGuarded, {}, 0)).ok());
+    REQUIRE((co_await fs->remove(late, "x")).ok());
+
+    Result<void> checkpointed = make_error(Code::kUnavailable, "did not run");
+    async::TaskGroup group;
+    const auto executor = co_await asio::this_coro::executor;
+    group.spawn(executor, checkpoint_into(*fs, checkpointed));
+    co_await async::yield_to_loop();  // the checkpoint freezes and merges until its first yield
+    REQUIRE((co_await fs->rmdir(kRootInode, "late")).ok());
+    co_await group.join();
+    REQUIRE_MESSAGE(checkpointed.ok(), why(checkpointed));
+
+    auto check = [&](FileSystem& now, const char* when) -> Task<void> {
+      INFO(when);
+      CHECK(failed_with(co_await now.lookup(kRootInode, "late"), Code::kNotFound));
+      CHECK(failed_with(co_await now.getattr(late), Code::kNotFound));
+      auto names = co_await list(now, big, 256);
+      CHECK(names.size() == kFiles + 2);  // and . ..
+    };
+    co_await check(*fs, "after the checkpoint");
+    fs = co_await s.crash(fs);
+    co_await check(*fs, "after a crash");
   });
 }
 

@@ -14,6 +14,24 @@ HandleKey key_of(uint8_t fill) {
 }
 }  // namespace
 
+TEST_CASE("hostdriver/nfs/file_handle: a key of distinct bytes gives the HMAC-SHA256 of RFC 2104") {
+  // A uniform key cannot tell a reversed or misaligned key pad apart; this one can. Expected bytes
+  // from Python: hmac.new(bytes((i * 37 + 1) % 256 for i in range(32)), sealed, sha256)[:16].
+  HandleKey key;
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i * 37 + 1);
+  const std::vector<uint8_t> expected = {
+      0x01, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0xfe, 0xdc, 0xba,
+      0x98, 0x76, 0x54, 0x32, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x8d, 0x87,
+      0x2b, 0x5d, 0x91, 0x0f, 0xfd, 0xf9, 0x9e, 0xcc, 0x13, 0x59, 0xb4, 0xb1, 0x87, 0x6b};
+  const HandleCodec codec(key);
+  const FileHandle handle{
+      .fs_id = 0x0102030405060708, .inode = 0xfedcba9876543210, .generation = 7};
+  CHECK(codec.encode(handle) == expected);
+  auto decoded = codec.decode(expected);
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == handle);
+}
+
 TEST_CASE("hostdriver/nfs/file_handle: the handle bytes are fixed (clients keep them)") {
   // A handle given out must decode after any upgrade of how the MAC is computed. Expected bytes
   // from Python: hmac.new(bytes([7]) * 32, sealed, hashlib.sha256).digest()[:16].
@@ -24,7 +42,7 @@ TEST_CASE("hostdriver/nfs/file_handle: the handle bytes are fixed (clients keep 
   const HandleCodec codec(key_of(7));
   const FileHandle handle{.fs_id = 0xABCDEF, .inode = 12345, .generation = 99};
   CHECK(codec.encode(handle) == expected);
-  // A copy of the codec shares its keyed state and gives the same bytes.
+  // A copy of the codec (its own digest context) gives the same bytes.
   const HandleCodec copy = codec;
   CHECK(copy.encode(handle) == expected);
   auto decoded = copy.decode(expected);
