@@ -13,12 +13,12 @@ void run_event_loop(boost::asio::io_context& io, Duration spin) {
     io.run();
     return;
   }
-  using Clock = std::chrono::steady_clock;
+  using SteadyClock = std::chrono::steady_clock;  // not Env's Clock: this is the real loop
   while (!io.stopped()) {
     if (io.poll() > 0) continue;  // ready work ran: look again without blocking
-    const Clock::time_point give_up = Clock::now() + spin;
+    const SteadyClock::time_point give_up = SteadyClock::now() + spin;
     bool woke = false;
-    while (!woke && !io.stopped() && Clock::now() < give_up) woke = io.poll() > 0;
+    while (!woke && !io.stopped() && SteadyClock::now() < give_up) woke = io.poll() > 0;
     if (!woke) io.run_one();  // idle for the whole window: block until the next event
   }
 }

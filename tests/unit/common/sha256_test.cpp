@@ -10,7 +10,7 @@
 namespace splitarray {
 namespace {
 
-std::span<const uint8_t> bytes(std::string_view s) {
+std::span<const uint8_t> text_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
@@ -27,11 +27,11 @@ std::string hex(const Sha256::Digest& digest) {
 TEST_CASE("common/sha256: known digests (FIPS 180 and hashlib), also from one reused instance") {
   Sha256 sha;
   for (int round = 0; round < 2; ++round) {
-    CHECK(hex(sha.digest(bytes(""))) ==
+    CHECK(hex(sha.digest(text_bytes(""))) ==
           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    CHECK(hex(sha.digest(bytes("abc"))) ==
+    CHECK(hex(sha.digest(text_bytes("abc"))) ==
           "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    CHECK(hex(sha.digest(bytes(std::string(1000, 'a')))) ==
+    CHECK(hex(sha.digest(text_bytes(std::string(1000, 'a')))) ==
           "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
   }
 }
