@@ -16,6 +16,8 @@ namespace splitarray {
 struct AsioEnvOptions {
   size_t compute_threads = 0;      // 0: one per core, at least 1
   size_t blocking_io_threads = 4;  // pread/pwrite/fdatasync run here
+  // Large socket writes are copied into the kernel here (asio_network.h); 0: all on the loop.
+  size_t bulk_send_threads = 2;
   LogLevel log_level = LogLevel::kInfo;
   std::string component = "";
   std::optional<uint64_t> seed = std::nullopt;  // default: from the OS

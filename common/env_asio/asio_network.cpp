@@ -1,11 +1,17 @@
 #include "common/env_asio/asio_network.h"
 
+#include <unistd.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+
 #include <vector>
+
+#include "common/async/compute.h"
+#include "common/env_asio/socket_send.h"
+#include "common/env_asio/thread_pool_compute.h"
 
 namespace splitarray {
 namespace {
@@ -36,9 +42,16 @@ Address to_address(const tcp::endpoint& endpoint) {
   return Address{endpoint.address().to_string(), endpoint.port()};
 }
 
+size_t total_bytes(std::span<const std::span<const uint8_t>> buffers) {
+  size_t total = 0;
+  for (const auto& b : buffers) total += b.size();
+  return total;
+}
+
 class AsioStream final : public Stream {
  public:
-  explicit AsioStream(tcp::socket socket) : socket_(std::move(socket)) {
+  AsioStream(tcp::socket socket, ThreadPoolCompute* bulk_send)
+      : socket_(std::move(socket)), bulk_send_(bulk_send) {
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);  // best effort; failure only costs latency
     const auto peer = socket_.remote_endpoint(ec);
@@ -71,18 +84,17 @@ class AsioStream final : public Stream {
   }
 
   Task<Result<void>> write_all(std::span<const std::span<const uint8_t>> buffers) override {
-    ASSERT_MSG(!writing_, "concurrent write_all on one stream");
+    ASSERT_MSG(!writing_, "concurrent write_all on one stream");  // invariant (1)
     writing_ = true;
-    std::vector<asio::const_buffer> list;
-    list.reserve(buffers.size());
-    for (const auto& b : buffers) {
-      if (!b.empty()) list.emplace_back(b.data(), b.size());
+    const size_t total = total_bytes(buffers);
+    Result<void> written = ok_result();
+    if (bulk_send_ != nullptr && total >= kBulkSendBytesMin) {
+      written = co_await write_bulk(buffers, total);
+    } else {
+      written = co_await write_on_loop(buffers, 0);
     }
-    error_code ec;
-    co_await asio::async_write(socket_, list, asio::redirect_error(asio::use_awaitable, ec));
     writing_ = false;
-    if (ec) co_return from_asio(ec, "write");
-    co_return ok_result();
+    co_return written;
   }
 
   void shutdown_read() override {
@@ -101,7 +113,48 @@ class AsioStream final : public Stream {
   Address peer_address() const override { return peer_; }
 
  private:
+  // The bytes of `buffers` from `skip` on, sent by asio on the event loop.
+  Task<Result<void>> write_on_loop(std::span<const std::span<const uint8_t>> buffers, size_t skip) {
+    std::vector<asio::const_buffer> list;
+    list.reserve(buffers.size());
+    for (const auto& b : buffers) {
+      const size_t from = std::min(skip, b.size());
+      skip -= from;
+      if (b.size() > from) list.emplace_back(b.data() + from, b.size() - from);
+    }
+    error_code ec;
+    co_await asio::async_write(socket_, list, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return from_asio(ec, "write");
+    co_return ok_result();
+  }
+
+  // Invariants (2) and (3) of asio_network.h.
+  Task<Result<void>> write_bulk(std::span<const std::span<const uint8_t>> buffers, size_t total) {
+    size_t sent = 0;
+    while (sent < total) {
+      if (!socket_.is_open()) co_return make_error(Code::kCancelled, "write: stream closed");
+      const int fd = ::dup(socket_.native_handle());
+      if (fd < 0) co_return co_await write_on_loop(buffers, sent);  // out of descriptors
+      auto work = [fd, buffers, sent]() -> Result<size_t> {
+        Result<size_t> step = send_available(fd, buffers, sent);
+        ::close(fd);
+        return step;
+      };
+      Result<size_t> step = co_await async::run_compute(*bulk_send_, std::move(work));
+      if (!step.ok()) co_return step.error();
+      ASSERT(*step <= total - sent);
+      sent += *step;
+      if (sent == total) break;
+      error_code ec;  // the send buffer is full: wait for room without holding a thread
+      co_await socket_.async_wait(tcp::socket::wait_write,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return from_asio(ec, "write");
+    }
+    co_return ok_result();
+  }
+
   tcp::socket socket_;
+  ThreadPoolCompute* bulk_send_;  // nullptr: every write on the loop
   Address peer_;
   bool writing_ = false;
   bool read_shut_ = false;
@@ -109,7 +162,8 @@ class AsioStream final : public Stream {
 
 class AsioListener final : public Listener {
  public:
-  explicit AsioListener(tcp::acceptor acceptor) : acceptor_(std::move(acceptor)) {
+  AsioListener(tcp::acceptor acceptor, ThreadPoolCompute* bulk_send)
+      : acceptor_(std::move(acceptor)), bulk_send_(bulk_send) {
     error_code ec;
     const auto local = acceptor_.local_endpoint(ec);
     if (!ec) local_ = to_address(local);
@@ -121,7 +175,10 @@ class AsioListener final : public Listener {
       error_code ec;
       tcp::socket socket =
           co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (!ec) co_return std::unique_ptr<Stream>(std::make_unique<AsioStream>(std::move(socket)));
+      if (!ec) {
+        co_return std::unique_ptr<Stream>(
+            std::make_unique<AsioStream>(std::move(socket), bulk_send_));
+      }
       // A connection that died between SYN and accept is the peer's problem, not ours.
       if (ec == asio::error::connection_aborted) continue;
       co_return from_asio(ec, "accept");
@@ -137,6 +194,7 @@ class AsioListener final : public Listener {
 
  private:
   tcp::acceptor acceptor_;
+  ThreadPoolCompute* bulk_send_;
   Address local_;
 };
 
@@ -152,7 +210,7 @@ Result<std::unique_ptr<Listener>> AsioNetwork::listen(const Address& address) {
   if (!ec) acceptor.listen(kListenBacklog, ec);
   if (ec)
     return make_error(Code::kUnavailable, "listen on " + address.to_string() + ": " + ec.message());
-  return std::unique_ptr<Listener>(std::make_unique<AsioListener>(std::move(acceptor)));
+  return std::unique_ptr<Listener>(std::make_unique<AsioListener>(std::move(acceptor), bulk_send_));
 }
 
 Task<Result<std::unique_ptr<Stream>>> AsioNetwork::connect(const Address& address,
@@ -180,7 +238,8 @@ Task<Result<std::unique_ptr<Stream>>> AsioNetwork::connect(const Address& addres
     co_return make_error(Code::kTimeout, "connect to " + address.to_string() + " timed out");
   }
   if (ec) co_return from_asio(ec, "connect to " + address.to_string());
-  co_return std::unique_ptr<Stream>(std::make_unique<AsioStream>(std::move(attempt->socket)));
+  co_return std::unique_ptr<Stream>(
+      std::make_unique<AsioStream>(std::move(attempt->socket), bulk_send_));
 }
 
 }  // namespace splitarray

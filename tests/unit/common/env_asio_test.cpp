@@ -3,12 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "common/async/task_group.h"
 #include "common/env_asio/asio_env.h"
+#include "common/env_asio/asio_network.h"
 #include "tests/support/run.h"
 
 namespace splitarray {
@@ -130,6 +133,104 @@ TEST_CASE("common/env_asio: TCP stream round trip, peer close, refused connect")
     CHECK_FALSE(refused.ok());
   };
   run_task(io, body());
+}
+
+// A connected pair of streams on loopback.
+struct StreamPair {
+  std::unique_ptr<Listener> listener;
+  std::unique_ptr<Stream> client;
+  std::unique_ptr<Stream> server;
+};
+
+Task<StreamPair> connect_pair(Env& env) {
+  StreamPair pair;
+  auto listener = env.network.listen(Address{"127.0.0.1", 0});
+  REQUIRE(listener.ok());
+  pair.listener = std::move(listener).value();
+  auto client =
+      co_await env.network.connect(pair.listener->local_address(), std::chrono::seconds(5));
+  REQUIRE(client.ok());
+  pair.client = std::move(client).value();
+  auto server = co_await pair.listener->accept();
+  REQUIRE(server.ok());
+  pair.server = std::move(server).value();
+  co_return pair;
+}
+
+// More than loopback's socket buffers hold, so a bulk write must wait for the reader.
+constexpr size_t kBulkTestBytes = 32u << 20;
+
+TEST_CASE("common/env_asio: a bulk write_all reaches a reader intact and in order") {
+  asio::io_context io;
+  AsioEnv asio_env(io, AsioEnvOptions{});
+  Env& env = asio_env.env();
+  auto body = [&]() -> Task<void> {
+    StreamPair pair = co_await connect_pair(env);
+    std::vector<uint8_t> head(1000), bulk(kBulkTestBytes), small(300);
+    env.rng.fill(head);
+    env.rng.fill(bulk);
+    env.rng.fill(small);
+    REQUIRE(head.size() + bulk.size() >= kBulkSendBytesMin);
+    async::TaskGroup writer;
+    bool wrote_bulk = false, wrote_small = false;
+    auto write = [](Stream& stream, std::span<const uint8_t> a, std::span<const uint8_t> b,
+                    std::span<const uint8_t> c, bool& bulk_ok, bool& small_ok) -> Task<void> {
+      const std::span<const uint8_t> parts[] = {a, b};
+      bulk_ok = (co_await stream.write_all(parts)).ok();
+      const std::span<const uint8_t> last[] = {c};  // below the threshold: on the loop
+      small_ok = (co_await stream.write_all(last)).ok();
+    };
+    writer.spawn(env.executor(), write(*pair.client, head, bulk, small, wrote_bulk, wrote_small));
+    std::vector<uint8_t> got(head.size() + bulk.size() + small.size());
+    // Read in pieces, as a client parsing records does.
+    for (size_t at = 0; at < got.size();) {
+      const size_t n = std::min<size_t>(got.size() - at, 1 << 20);
+      REQUIRE((co_await pair.server->read_exact(std::span(got).subspan(at, n))).ok());
+      at += n;
+    }
+    co_await writer.join();
+    CHECK(wrote_bulk);
+    CHECK(wrote_small);
+    CHECK(std::equal(head.begin(), head.end(), got.begin()));
+    CHECK(std::equal(bulk.begin(), bulk.end(), got.begin() + head.size()));
+    CHECK(std::equal(small.begin(), small.end(), got.end() - small.size()));
+  };
+  run_task(io, body());
+}
+
+TEST_CASE("common/env_asio: a bulk write_all to a peer that stops reading fails on close") {
+  asio::io_context io;
+  AsioEnv asio_env(io, AsioEnvOptions{});
+  Env& env = asio_env.env();
+  for (const bool local_close : {true, false}) {
+    CAPTURE(local_close);
+    auto body = [&]() -> Task<void> {
+      StreamPair pair = co_await connect_pair(env);
+      std::vector<uint8_t> bulk(kBulkTestBytes, 0x5C);
+      async::TaskGroup writer;
+      Result<void> written = ok_result();
+      auto write = [](Stream& stream, std::span<const uint8_t> bytes,
+                      Result<void>& out) -> Task<void> {
+        const std::span<const uint8_t> parts[] = {bytes};
+        out = co_await stream.write_all(parts);
+      };
+      writer.spawn(env.executor(), write(*pair.client, bulk, written));
+      // The writer has started once a byte arrives; the reader then stops reading, so the rest
+      // cannot fit in the socket buffers and the write is still outstanding.
+      std::vector<uint8_t> one(1);
+      REQUIRE((co_await pair.server->read_exact(one)).ok());
+      CHECK(one[0] == 0x5C);
+      if (local_close) {
+        pair.client->close();
+      } else {
+        pair.server->close();
+      }
+      co_await writer.join();  // returns: the write neither hangs nor succeeds
+      CHECK_FALSE(written.ok());
+      CHECK((written.code() == Code::kCancelled || written.code() == Code::kUnavailable));
+    };
+    run_task(io, body());
+  }
 }
 
 TEST_CASE("common/env: Address parsing") {
