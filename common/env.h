@@ -5,7 +5,8 @@
 // binds a single-threaded discrete-event implementation that runs many nodes in one process.
 //
 // Threading: every interface is used from the Env's event loop (`io`) only. Completions resume
-// there; the compute pool and the blocking-I/O pool post their results back to it.
+// there; the compute pool, the blocking-I/O pool and the bulk-send threads of the network
+// (asio_network.h) post their results back to it.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,5 @@
 #include "common/env_asio/asio_env.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -37,14 +36,16 @@ size_t default_compute_threads() {
 struct AsioEnv::Parts {
   Parts(asio::io_context& io, const AsioEnvOptions& options)
       : clock(io),
-        bulk_send(io, std::max<size_t>(1, options.bulk_send_threads)),
-        network(io, options.bulk_send_threads > 0 ? &bulk_send : nullptr),
+        bulk_send(options.bulk_send_threads > 0
+                      ? std::make_unique<ThreadPoolCompute>(io, options.bulk_send_threads)
+                      : nullptr),
+        network(io, bulk_send.get()),
         blocking_io(io, options.blocking_io_threads),
         storage(blocking_io),
         compute(io, options.compute_threads > 0 ? options.compute_threads
                                                 : default_compute_threads()) {}
   AsioClock clock;
-  ThreadPoolCompute bulk_send;  // before network, which keeps a pointer to it
+  std::unique_ptr<ThreadPoolCompute> bulk_send;  // before network, which keeps a pointer to it
   AsioNetwork network;
   ThreadPoolCompute blocking_io;
   PosixStorage storage;
@@ -67,7 +68,7 @@ AsioEnv::AsioEnv(asio::io_context& io, AsioEnvOptions options)
 AsioEnv::~AsioEnv() {
   parts_->compute.join();
   parts_->blocking_io.join();
-  parts_->bulk_send.join();
+  if (parts_->bulk_send) parts_->bulk_send->join();
 }
 
 }  // namespace splitarray

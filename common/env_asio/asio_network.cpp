@@ -1,6 +1,8 @@
 #include "common/env_asio/asio_network.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -106,7 +108,13 @@ class AsioStream final : public Stream {
 
   void close() override {
     error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);  // fails a bulk step's send, too
+    if (bulk_step_running_) {
+      // Invariant (4): the descriptor closes once the step has given its copy back.
+      close_deferred_ = true;
+      socket_.cancel(ec);
+      return;
+    }
     socket_.close(ec);
   }
 
@@ -128,19 +136,29 @@ class AsioStream final : public Stream {
     co_return ok_result();
   }
 
-  // Invariants (2) and (3) of asio_network.h.
+  // Invariants (2) to (4) of asio_network.h.
   Task<Result<void>> write_bulk(std::span<const std::span<const uint8_t>> buffers, size_t total) {
+    ASSERT(bulk_send_ != nullptr);
+    ASSERT(total >= kBulkSendBytesMin);
     size_t sent = 0;
     while (sent < total) {
       if (!socket_.is_open()) co_return make_error(Code::kCancelled, "write: stream closed");
-      const int fd = ::dup(socket_.native_handle());
+      const int fd = ::fcntl(socket_.native_handle(), F_DUPFD_CLOEXEC, 0);
       if (fd < 0) co_return co_await write_on_loop(buffers, sent);  // out of descriptors
       auto work = [fd, buffers, sent]() -> Result<size_t> {
         Result<size_t> step = send_available(fd, buffers, sent);
         ::close(fd);
         return step;
       };
+      bulk_step_running_ = true;
       Result<size_t> step = co_await async::run_compute(*bulk_send_, std::move(work));
+      bulk_step_running_ = false;
+      if (close_deferred_) {
+        close_deferred_ = false;
+        error_code ignored;
+        socket_.close(ignored);
+        co_return make_error(Code::kCancelled, "write: stream closed");  // as for a read
+      }
       if (!step.ok()) co_return step.error();
       ASSERT(*step <= total - sent);
       sent += *step;
@@ -158,6 +176,8 @@ class AsioStream final : public Stream {
   Address peer_;
   bool writing_ = false;
   bool read_shut_ = false;
+  bool bulk_step_running_ = false;  // a bulk-send thread holds a dup of the descriptor
+  bool close_deferred_ = false;     // close() ran meanwhile: close once the step is back
 };
 
 class AsioListener final : public Listener {

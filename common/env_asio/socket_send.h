@@ -3,6 +3,7 @@
 // on a bulk-send thread for large writes (asio_network.h says why).
 #pragma once
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -13,6 +14,7 @@ namespace splitarray {
 
 // Buffers per sendmsg call (well under IOV_MAX); longer lists take several calls.
 inline constexpr size_t kSendIovMax = 64;
+static_assert(kSendIovMax <= IOV_MAX);
 
 // Sends the bytes of `buffers` from `skip` bytes in, in order, without blocking: stops when the
 // socket's send buffer is full (or everything is sent) and returns how many bytes it sent, 0 if

@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
   {
     AsioEnv asio_env(io, AsioEnvOptions{.compute_threads = 1,
                                         .blocking_io_threads = 1,
+                                        .bulk_send_threads = 0,
                                         .log_level = LogLevel::kError,
                                         .component = "arrayctl"});
     asio::co_spawn(io, hostdriver::arrayctl::run_status(asio_env.env(), std::move(args)),

@@ -64,6 +64,43 @@ TEST_CASE("common/env_asio/socket_send: sends from the skip point across buffers
   CHECK(*none == 0);
 }
 
+TEST_CASE("common/env_asio/socket_send: every skip point over many buffers, empty ones included") {
+  // More buffers than one sendmsg takes (kSendIovMax), sizes 0..12 in a fixed pattern, so skip
+  // points fall inside buffers, on their boundaries, and on empty ones.
+  std::vector<std::vector<uint8_t>> storage;
+  std::vector<uint8_t> all;
+  for (size_t i = 0; i < 2 * kSendIovMax + 20; ++i) {
+    const size_t size = (i * 7) % 13;
+    storage.push_back(counting_bytes(size, static_cast<uint8_t>(all.size())));
+    all.insert(all.end(), storage.back().begin(), storage.back().end());
+  }
+  std::vector<std::span<const uint8_t>> buffers(storage.begin(), storage.end());
+  for (size_t skip = 0; skip <= all.size(); ++skip) {
+    CAPTURE(skip);
+    SocketPair pair;
+    auto sent = send_available(pair.fds[0], buffers, skip);
+    REQUIRE(sent.ok());
+    CHECK(*sent == all.size() - skip);
+    CHECK(pair.drain() ==
+          std::vector<uint8_t>(all.begin() + static_cast<ptrdiff_t>(skip), all.end()));
+  }
+}
+
+TEST_CASE("common/env_asio/socket_send: a dup fails once the original is shut down and closed") {
+  // What a bulk-send thread sees when the loop closes its stream mid-step (asio_network.h (3)).
+  SocketPair pair;
+  const int copy = ::dup(pair.fds[0]);
+  REQUIRE(copy >= 0);
+  REQUIRE(::shutdown(pair.fds[0], SHUT_RDWR) == 0);
+  ::close(pair.fds[0]);
+  pair.fds[0] = -1;
+  const std::vector<uint8_t> bytes(1000, 0x42);
+  const std::span<const uint8_t> buffers[] = {bytes};
+  auto sent = send_available(copy, buffers, 0);
+  CHECK(sent.code() == Code::kUnavailable);
+  ::close(copy);
+}
+
 TEST_CASE("common/env_asio/socket_send: stops at a full send buffer and resumes where it stopped") {
   SocketPair pair;
   const std::vector<uint8_t> big = counting_bytes(4 << 20, 7);
